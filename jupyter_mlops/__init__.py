@@ -1,0 +1,94 @@
+"""jupyter_mlops: the whole model lifecycle from inside the notebook.
+
+This module only holds hooks (IPython, Jupyter server, JupyterLab) and the lazy public API, so
+``import jupyter_mlops`` and ``%load_ext jupyter_mlops`` stay fast: heavy modules load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+try:
+    from jupyter_mlops._version import __version__
+except ImportError:  # a source checkout that was never built
+    __version__ = "0.0.0.dev0"
+
+_API = {
+    "jupyter_mlops.store": ["set_tracking_uri", "get_tracking_uri", "get_store"],
+    "jupyter_mlops.tracking.fluent": [
+        "ActiveRun",
+        "Run",
+        "active_run",
+        "end_run",
+        "flush",
+        "get_metric_history",
+        "get_run",
+        "log_metric",
+        "log_metrics",
+        "log_param",
+        "log_params",
+        "search_runs",
+        "set_experiment",
+        "set_tag",
+        "set_tags",
+        "start_run",
+    ],
+    "jupyter_mlops.tracking.artifacts": ["log_artifact", "log_dict", "log_figure", "log_text"],
+    "jupyter_mlops.tracking.datasets": ["log_dataset"],
+    "jupyter_mlops.tracking.models": ["load_model", "log_model"],
+    "jupyter_mlops.errors": [
+        "Conflict",
+        "FilterError",
+        "IntegrityError",
+        "InvalidInput",
+        "MlopsError",
+        "NotFound",
+        "StoreError",
+    ],
+}
+_WHERE = {name: module for module, names in _API.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jupyter_mlops' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+# -- IPython ----------------------------------------------------------------------------------
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_mlops``: register the magics and the cell hooks."""
+    from jupyter_mlops.jupyter.magics import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext jupyter_mlops``: remove the cell hooks."""
+    from jupyter_mlops.jupyter.magics import unload
+
+    unload(ipython)
+
+
+# -- Jupyter server and JupyterLab ------------------------------------------------------------
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "jupyter-mlops"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "jupyter_mlops"}]
+
+
+def _load_jupyter_server_extension(server_app: Any) -> None:
+    from jupyter_mlops.jupyter.server import load
+
+    load(server_app)

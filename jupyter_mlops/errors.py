@@ -1,0 +1,57 @@
+"""Every error jupyter_mlops raises on purpose.
+
+Each class also inherits the builtin a caller would naturally catch (as scikit-learn's
+``NotFittedError(ValueError, AttributeError)`` does), so ``except ValueError`` keeps working.
+Messages say what happened and what to do about it. The Jupyter adapters map these classes to
+one place each: ``UsageError`` in magics, an HTTP status in server routes, an exit code in the CLI.
+"""
+
+from __future__ import annotations
+
+
+class MlopsError(Exception):
+    """Base class of all jupyter_mlops errors."""
+
+
+class InvalidInput(MlopsError, ValueError):
+    """The caller passed something malformed (a bad key, value, URI, option...)."""
+
+
+class FilterError(InvalidInput):
+    """A search filter or ``order_by`` clause that does not parse.
+
+    Attributes
+    ----------
+    text : str
+        The whole filter.
+    position : int
+        0-based character offset of the offending token.
+    token : str
+        The offending token ('' at the end of input).
+    """
+
+    def __init__(self, message: str, text: str = "", position: int = 0, token: str = ""):
+        self.text = text
+        self.position = position
+        self.token = token
+        shown = f"{message} (at position {position}"
+        shown += f", near {token!r})" if token else ")"
+        if text:
+            shown += f"\n  {text}\n  {' ' * position}^"
+        super().__init__(shown)
+
+
+class NotFound(MlopsError, LookupError):
+    """An experiment, run, model, version, alias, deployment or artifact that does not exist."""
+
+
+class Conflict(MlopsError, ValueError):
+    """The request contradicts what the store already holds (a write-once param, a taken port...)."""
+
+
+class StoreError(MlopsError, RuntimeError):
+    """The store cannot be opened or written (newer schema, unreadable file, bad location)."""
+
+
+class IntegrityError(StoreError):
+    """An artifact whose bytes no longer match the sha256 recorded when it was logged."""

@@ -1,0 +1,139 @@
+"""The interface every store backend implements.
+
+Magics, widgets, server routes and the CLI only ever talk to a :class:`Store`; the embedded
+TinyDB store (:mod:`jupyter_mlops.store.embedded`) is one implementation, and a remote backend
+(an MLflow tracking server) can be another without touching any of them.
+
+Documents are plain JSON-able dicts. A run document looks like::
+
+    {"run_id": "3f2a...", "run_name": "rf-1", "experiment_id": "1",
+     "status": "FINISHED", "start_time": 1700000000000, "end_time": 1700000001234,
+     "parent_run_id": None,
+     "params": {"n_estimators": "100"},
+     "metrics": {"acc": {"last": 0.93, "min": 0.5, "max": 0.93, "step": 9, "count": 10,
+                         "timestamp": 1700000001000}},
+     "tags": {"mlops.source.name": "train.ipynb"},
+     "datasets": [{"name": "iris", "digest": "ab12...", "context": "training", ...}],
+     "artifacts": {"model/model.pkl": {"sha256": "...", "size": 1234}},
+     "pid": 4242, "host": "box", "proc_start": 123456}
+
+Times are integer milliseconds since the epoch, as in MLflow.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+MetricPoint = tuple[str, float, int, int]
+"""(key, value, step, timestamp_ms)"""
+
+
+class Store(abc.ABC):
+    """A backend for experiments, runs, metric histories, artifacts and registry documents.
+
+    Writes are small named operations so that every backend can make each one atomic.
+    """
+
+    uri: str
+
+    # -- experiments ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def get_or_create_experiment(self, name: str) -> dict[str, Any]:
+        """The experiment called ``name``, created if missing."""
+
+    @abc.abstractmethod
+    def list_experiments(self) -> list[dict[str, Any]]:
+        """Every experiment as ``{"experiment_id", "name", "creation_time", "run_count"}``."""
+
+    # -- runs -------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_run(self, run: dict[str, Any]) -> dict[str, Any]:
+        """Store a new run document (``run_id`` already set) and return it."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """One run document; :class:`~jupyter_mlops.errors.NotFound` when unknown."""
+
+    @abc.abstractmethod
+    def list_runs(self, experiment_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Run documents, optionally restricted to some experiments (read-only views)."""
+
+    @abc.abstractmethod
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        """Set top-level attributes (``status``, ``end_time``, ``run_name``...)."""
+
+    @abc.abstractmethod
+    def log_params(self, run_id: str, params: dict[str, str]) -> None:
+        """Add params; a key already set to a different value raises ``Conflict``."""
+
+    @abc.abstractmethod
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        """Add or overwrite tags."""
+
+    @abc.abstractmethod
+    def log_metric_points(self, run_id: str, points: list[MetricPoint]) -> None:
+        """Append metric points (one atomic batch) and update the run's metric summaries."""
+
+    @abc.abstractmethod
+    def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        """Every point logged for ``key`` in logging order."""
+
+    @abc.abstractmethod
+    def add_dataset(self, run_id: str, dataset: dict[str, Any]) -> None:
+        """Record a dataset input (deduplicated by digest and context)."""
+
+    @abc.abstractmethod
+    def put_artifact(self, run_id: str, path: str, source: str) -> dict[str, Any]:
+        """Copy the file ``source`` into the store as ``path`` of the run; return its record."""
+
+    @abc.abstractmethod
+    def artifact_file(self, run_id: str, path: str) -> str:
+        """A local path to the artifact's bytes, verified against its sha256."""
+
+    # -- generic documents (registry, deployments, drift reports...) --------------------------
+    @abc.abstractmethod
+    def transact(self, fn: Callable[[StoreView], Any]) -> Any:
+        """Run ``fn`` with exclusive write access; its writes are applied atomically together."""
+
+    @abc.abstractmethod
+    def documents(self, table: str) -> dict[str, dict[str, Any]]:
+        """Read-only view ``{doc_id: document}`` of a table."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (flush threads, open files)."""
+
+
+class StoreView(abc.ABC):
+    """What a :meth:`Store.transact` callback sees: the current state, and a way to write."""
+
+    @abc.abstractmethod
+    def get(self, table: str, doc_id: str) -> dict[str, Any] | None:
+        """A document, or ``None``."""
+
+    @abc.abstractmethod
+    def table(self, table: str) -> dict[str, dict[str, Any]]:
+        """The whole table (read-only)."""
+
+    @abc.abstractmethod
+    def put(self, table: str, doc_id: str, doc: dict[str, Any]) -> None:
+        """Insert or replace a document."""
+
+    @abc.abstractmethod
+    def merge(self, table: str, doc_id: str, fields: dict[str, Any]) -> None:
+        """Update fields of an existing document (dict values merge one level deep)."""
+
+    @abc.abstractmethod
+    def delete(self, table: str, doc_id: str) -> None:
+        """Remove a document."""
+
+
+def iter_batches(items: list[Any], size: int) -> Iterator[list[Any]]:
+    """Successive slices of ``items`` of at most ``size`` elements."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+LockLike = AbstractContextManager[Any]

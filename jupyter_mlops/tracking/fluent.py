@@ -1,0 +1,478 @@
+"""The tracking API, named as in MLflow: ``start_run``, ``log_metric``, ``search_runs``...
+
+A process has a stack of active runs (nested runs push onto it). Metric points go through a
+:class:`~jupyter_mlops.tracking.buffer.MetricBuffer`; everything else is written at once.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import random
+import socket
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from jupyter_mlops.errors import InvalidInput, NotFound
+from jupyter_mlops.store import get_store, get_tracking_uri
+from jupyter_mlops.store.embedded import process_start_time
+from jupyter_mlops.tracking.buffer import MetricBuffer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from jupyter_mlops.store.base import Store
+
+STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
+MAX_PARAM_CHARS = 6000
+MAX_KEY_CHARS = 250
+DEFAULT_EXPERIMENT = "Default"
+_ADJECTIVES = "amber bold brave calm clever eager fast gentle keen lucid merry noble quick sharp steady swift tidy vivid wise".split()  # noqa: E501
+_ANIMALS = "ant bee cat crane deer dove eel fox hare hawk ibis lynx mole newt owl puma seal wolf yak".split()  # noqa: E501
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run as stored: its attributes, params, metrics (last values), tags and records."""
+
+    id: str
+    name: str
+    experiment: str
+    experiment_id: str
+    status: str
+    start_time: int
+    end_time: int | None = None
+    parent_run_id: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    datasets: list[dict[str, Any]] = field(default_factory=list)
+    artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any], experiment: str) -> Run:
+        """Build from a store document."""
+        return cls(
+            id=doc["run_id"],
+            name=doc.get("run_name", ""),
+            experiment=experiment,
+            experiment_id=doc["experiment_id"],
+            status=doc.get("status", "RUNNING"),
+            start_time=doc.get("start_time", 0),
+            end_time=doc.get("end_time"),
+            parent_run_id=doc.get("parent_run_id"),
+            params=dict(doc.get("params", {})),
+            metrics={k: m.get("last") for k, m in doc.get("metrics", {}).items()},
+            tags=dict(doc.get("tags", {})),
+            datasets=list(doc.get("datasets", [])),
+            artifacts=dict(doc.get("artifacts", {})),
+        )
+
+    @property
+    def uri(self) -> str:
+        """``runs:/<id>`` — append an artifact path to point inside the run."""
+        return f"runs:/{self.id}"
+
+
+class ActiveRun:
+    """The handle ``start_run`` returns; a context manager that ends the run on exit.
+
+    An exception inside the ``with`` block marks the run FAILED (KILLED for Ctrl-C), records the
+    error in the ``mlops.error`` tag, and still propagates.
+    """
+
+    def __init__(self, run_id: str, name: str, experiment: str):
+        self.id = run_id
+        self.name = name
+        self.experiment = experiment
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc_type is None:
+            status = "FINISHED"
+        else:
+            status = "KILLED" if issubclass(exc_type, KeyboardInterrupt) else "FAILED"
+            if _tracker.current(self.id) is not None:
+                set_tag("mlops.error", f"{exc_type.__name__}: {exc}"[:MAX_PARAM_CHARS])
+        end_run(status, run_id=self.id)
+
+    @property
+    def info(self) -> Run:
+        """The run as stored now."""
+        return get_run(self.id)
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun {self.name!r} id={self.id} experiment={self.experiment!r}>"
+
+
+class _Tracker:
+    """Per-process tracking state: active runs, default experiment, buffers, step counters."""
+
+    def __init__(self) -> None:
+        self.stack: list[ActiveRun] = []
+        self.experiment: str | None = None
+        self.buffers: dict[int, MetricBuffer] = {}
+        self.steps: dict[tuple[str, str], int] = {}
+        self.run_hooks: list[Callable[[ActiveRun], dict[str, str]]] = []
+
+    def store(self) -> Store:
+        return get_store()
+
+    def buffer(self) -> MetricBuffer:
+        store = self.store()
+        buf = self.buffers.get(id(store))
+        if buf is None:
+            buf = self.buffers[id(store)] = MetricBuffer(store)
+        return buf
+
+    def flush(self) -> None:
+        for buf in list(self.buffers.values()):
+            buf.flush(raise_errors=False)
+
+    def current(self, run_id: str | None = None) -> ActiveRun | None:
+        if run_id is None:
+            return self.stack[-1] if self.stack else None
+        return next((r for r in self.stack if r.id == run_id), None)
+
+
+_tracker = _Tracker()
+_valid_keys: set[str] = set()
+
+
+# -- experiments ----------------------------------------------------------------------------
+def set_experiment(name: str) -> dict[str, Any]:
+    """Make ``name`` the experiment of runs started from now on (created if missing)."""
+    _check_name(name, "experiment name")
+    experiment = _tracker.store().get_or_create_experiment(name)
+    _tracker.experiment = name
+    return experiment
+
+
+def _experiment_name(explicit: str | None) -> str:
+    return (
+        explicit
+        or _tracker.experiment
+        or os.environ.get("JUPYTER_MLOPS_EXPERIMENT")
+        or DEFAULT_EXPERIMENT
+    )
+
+
+# -- runs -----------------------------------------------------------------------------------
+def start_run(
+    name: str | None = None,
+    experiment: str | None = None,
+    tags: dict[str, Any] | None = None,
+    nested: bool = False,
+) -> ActiveRun:
+    """Start a run and make it active; use it as ``with start_run(...) as run:``.
+
+    Parameters
+    ----------
+    name : str, optional
+        Run name; a readable one (``swift-owl-42``) is generated when omitted.
+    experiment : str, optional
+        Experiment name (default: ``set_experiment``'s, then ``Default``).
+    tags : dict, optional
+        Tags to set at once.
+    nested : bool
+        Start a child of the active run. Without it, an active run is finished first, with a
+        notice, instead of failing with "already active".
+    """
+    parent = _tracker.current()
+    if parent is not None and not nested:
+        print(f"jupyter_mlops: finished run {parent.name!r} ({parent.id}) before starting a new one")
+        end_run()
+        parent = None
+    if nested and parent is None:
+        raise InvalidInput("start_run(nested=True) needs an active run to nest under.")
+    exp_name = _experiment_name(experiment)
+    _check_name(exp_name, "experiment name")
+    store = _tracker.store()
+    exp = store.get_or_create_experiment(exp_name)
+    run_id = uuid.uuid4().hex
+    run_name = str(name) if name else _generate_name()
+    doc = {
+        "run_id": run_id,
+        "run_name": run_name,
+        "experiment_id": exp["experiment_id"],
+        "status": "RUNNING",
+        "start_time": _now_ms(),
+        "end_time": None,
+        "parent_run_id": parent.id if parent else None,
+        "params": {},
+        "metrics": {},
+        "tags": {**_default_tags(), **_stringify(tags or {}, "tag")},
+        "datasets": [],
+        "artifacts": {},
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "proc_start": process_start_time(os.getpid()),
+    }
+    if parent:
+        doc["tags"]["mlops.parentRunId"] = parent.id
+    store.create_run(doc)
+    active = ActiveRun(run_id, run_name, exp_name)
+    _tracker.stack.append(active)
+    for hook in list(_tracker.run_hooks):
+        try:
+            extra = hook(active)
+        except Exception as e:  # a context probe must never stop a run from starting
+            warnings.warn(f"jupyter_mlops: run context capture failed: {e}", stacklevel=2)
+        else:
+            if extra:
+                store.set_tags(run_id, extra)
+    return active
+
+
+def active_run() -> ActiveRun | None:
+    """The innermost active run, or ``None``."""
+    return _tracker.current()
+
+
+def end_run(status: str = "FINISHED", run_id: str | None = None) -> None:
+    """End the active run (or ``run_id`` and any runs nested in it) with ``status``."""
+    status = str(status).upper()
+    if status not in STATUSES[1:]:
+        raise InvalidInput(f"Status must be one of FINISHED, FAILED, KILLED, not {status!r}.")
+    target = _tracker.current(run_id)
+    if target is None:
+        return
+    _tracker.flush()
+    store = _tracker.store()
+    while _tracker.stack:
+        run = _tracker.stack.pop()
+        store.update_run(run.id, status=status, end_time=_now_ms())
+        if run is target:
+            break
+
+
+def _active_or_start() -> ActiveRun:
+    run = _tracker.current()
+    return run if run is not None else start_run()
+
+
+def get_run(run_id: str) -> Run:
+    """A run by id, with its params, metrics (last values) and tags."""
+    _tracker.flush()
+    store = _tracker.store()
+    doc = store.get_run(str(run_id))
+    return Run.from_doc(doc, _experiment_names(store).get(doc["experiment_id"], ""))
+
+
+def _experiment_names(store: Store) -> dict[str, str]:
+    return {e["experiment_id"]: e["name"] for e in store.list_experiments()}
+
+
+# -- params, tags ---------------------------------------------------------------------------
+def log_param(key: str, value: Any) -> Any:
+    """Log a param of the active run; params are write-once (same value again is fine)."""
+    log_params({key: value})
+    return value
+
+
+def log_params(params: dict[str, Any]) -> None:
+    """Log several params at once."""
+    run = _active_or_start()
+    _tracker.store().log_params(run.id, _stringify(params, "param"))
+
+
+def set_tag(key: str, value: Any) -> None:
+    """Set a tag of the active run (tags can be overwritten)."""
+    set_tags({key: value})
+
+
+def set_tags(tags: dict[str, Any]) -> None:
+    """Set several tags at once."""
+    run = _active_or_start()
+    _tracker.store().set_tags(run.id, _stringify(tags, "tag"))
+
+
+def _stringify(values: dict[str, Any], what: str) -> dict[str, str]:
+    if not isinstance(values, dict):
+        raise InvalidInput(f"{what}s must be given as a dict, not {type(values).__name__}.")
+    out = {}
+    for key, value in values.items():
+        _check_key(key, what)
+        text = value if isinstance(value, str) else str(value)
+        if len(text) > MAX_PARAM_CHARS:
+            raise InvalidInput(
+                f"The value of {what} {key!r} has {len(text)} characters (limit {MAX_PARAM_CHARS}, "
+                "as in MLflow). Log long text with log_text() instead."
+            )
+        out[key] = text
+    return out
+
+
+# -- metrics --------------------------------------------------------------------------------
+def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
+    """Log one metric point (buffered: microseconds per call).
+
+    ``step`` defaults to the number of points already logged for ``key`` in this run, so a
+    metric logged once per epoch gets steps 0, 1, 2... (MLflow would log them all at step 0).
+    ``timestamp`` is in milliseconds since the epoch (default: now).
+    """
+    run = _tracker.stack[-1] if _tracker.stack else _active_or_start()
+    if key not in _valid_keys:
+        _check_key(key, "metric")
+        _valid_keys.add(key)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"Metric {key!r} must be a number, not {value!r}.") from None
+    counter = (run.id, key)
+    if step is None:
+        step = _tracker.steps.get(counter, 0)
+    elif not isinstance(step, int):
+        step = _as_int(step, "step")
+    _tracker.steps[counter] = step + 1
+    ts = int(time.time() * 1000) if timestamp is None else _as_int(timestamp, "timestamp")
+    _tracker.buffer().add(run.id, (key, value, step, ts))
+
+
+def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+    """Log several metrics at the same step."""
+    for key, value in metrics.items():
+        log_metric(key, value, step=step)
+
+
+def get_metric_history(run_id: str, key: str) -> pd.DataFrame:
+    """Every point of a metric as a DataFrame with columns ``step, value, timestamp``."""
+    import pandas as pd
+
+    _tracker.flush()
+    points = _tracker.store().get_metric_history(str(run_id), key)
+    return pd.DataFrame(
+        {
+            "step": [p[2] for p in points],
+            "value": [p[1] for p in points],
+            "timestamp": [p[3] for p in points],
+        },
+        columns=["step", "value", "timestamp"],
+    )
+
+
+def flush() -> None:
+    """Write buffered metric points now (runs ending and cells ending do this too)."""
+    _tracker.flush()
+
+
+# -- search ---------------------------------------------------------------------------------
+def search_runs(
+    experiments: str | Iterable[str] | None = None,
+    filter: str | None = None,  # noqa: A002 - MLflow's name
+    order_by: str | list[str] | None = None,
+    max_results: int | None = None,
+) -> pd.DataFrame:
+    """Runs matching a filter in MLflow's dialect (plus OR, parentheses, IN, IS NULL).
+
+    Returns a DataFrame with ``run_id, experiment, run_name, status, start_time, end_time,
+    duration_s`` then ``params.*``, ``metrics.*`` and ``tags.*`` columns.
+    """
+    from jupyter_mlops.tracking import search
+
+    return search.runs_to_frame(find_runs(experiments, filter, order_by, max_results))
+
+
+def find_runs(
+    experiments: str | Iterable[str] | None = None,
+    filter: str | None = None,  # noqa: A002 - MLflow's name
+    order_by: str | list[str] | None = None,
+    max_results: int | None = None,
+) -> list[dict[str, Any]]:
+    """Like :func:`search_runs`, but the matching run documents (each with ``experiment``)."""
+    from jupyter_mlops.tracking import search
+
+    _tracker.flush()
+    store = _tracker.store()
+    names = _experiment_names(store)
+    ids = None if experiments is None else _experiment_ids(experiments, names)
+    rows = [{**r, "experiment": names.get(r["experiment_id"], "")} for r in store.list_runs(ids)]
+    if max_results is not None and (not isinstance(max_results, int) or max_results < 0):
+        raise InvalidInput(f"max_results must be a non-negative integer, not {max_results!r}.")
+    return search.search(rows, filter, order_by, max_results)
+
+
+def _experiment_ids(experiments: str | Iterable[str], names: dict[str, str]) -> list[str]:
+    wanted = [experiments] if isinstance(experiments, str) else list(experiments)
+    by_name = {name: exp_id for exp_id, name in names.items()}
+    missing = [w for w in wanted if w not in by_name]
+    if missing:
+        known = ", ".join(sorted(by_name)) or "none yet"
+        raise NotFound(f"No experiment named {missing[0]!r} (experiments: {known}).")
+    return [by_name[w] for w in wanted]
+
+
+# -- helpers --------------------------------------------------------------------------------
+def _default_tags() -> dict[str, str]:
+    tags = {"mlops.user": _user(), "mlops.host": socket.gethostname()}
+    argv0 = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if argv0 and argv0 not in ("ipykernel_launcher.py", "-c"):
+        tags["mlops.source.name"] = os.path.abspath(sys.argv[0])
+        tags["mlops.source.type"] = "LOCAL"
+    return tags
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return str(os.getuid())
+
+
+def _check_key(key: Any, what: str = "key") -> None:
+    if not isinstance(key, str) or not key.strip():
+        raise InvalidInput(f"A {what} key must be a non-empty string, not {key!r}.")
+    if len(key) > MAX_KEY_CHARS or any(c in key for c in "\t\n\r"):
+        raise InvalidInput(
+            f"Invalid {what} key {key[:60]!r}: at most {MAX_KEY_CHARS} characters, "
+            "no tabs or line breaks."
+        )
+
+
+def _check_name(name: Any, what: str) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(f"The {what} must be a non-empty string, not {name!r}.")
+
+
+def _as_int(value: Any, what: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"The metric {what} must be an integer, not {value!r}.") from None
+
+
+def _generate_name() -> str:
+    rng = random.Random()
+    return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_ANIMALS)}-{rng.randint(1, 999)}"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+__all__ = [
+    "ActiveRun",
+    "Run",
+    "active_run",
+    "end_run",
+    "flush",
+    "get_metric_history",
+    "get_run",
+    "get_tracking_uri",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]
