@@ -1,0 +1,173 @@
+"""``jupyter mlops ...``: the command line, a thin adapter over the core.
+
+Each subcommand parses its arguments, calls the core and prints the result. Our own errors end
+the command with one line on stderr and exit code 2; nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from jupyter_mlops.errors import MlopsError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``jupyter-mlops`` (``jupyter mlops``)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.handler(args)
+    except MlopsError as e:
+        print(f"jupyter mlops {args.command}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jupyter mlops",
+        description="MLOps from inside the notebook: runs, models, deployments, drift, pipelines.",
+    )
+    parser.add_argument("--store", help="store folder or URI (default: $JUPYTER_MLOPS_STORE)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    runs = sub.add_parser("runs", help="list runs as a table")
+    runs.add_argument("-e", "--experiment", action="append", help="experiment name (repeatable)")
+    runs.add_argument("-f", "--filter", help="e.g. \"metrics.accuracy > 0.9 and params.model = 'rf'\"")
+    runs.add_argument("-o", "--order-by", action="append", help="e.g. 'metrics.accuracy DESC'")
+    runs.add_argument("-n", "--max-results", type=int, default=50, help="at most N rows (50)")
+    runs.add_argument("--columns", help="comma-separated columns to show (default: a summary)")
+    runs.set_defaults(handler=_runs)
+
+    demo = sub.add_parser("demo", help="run examples/quickstart.ipynb headless and show the result")
+    demo.add_argument("--notebook", help="another notebook to run instead of the quickstart")
+    demo.add_argument("--output", default="quickstart-output.ipynb", help="where to save it")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _use_store(args: argparse.Namespace) -> None:
+    if args.store:
+        from jupyter_mlops.store import set_tracking_uri
+
+        set_tracking_uri(args.store)
+        os.environ["JUPYTER_MLOPS_STORE"] = args.store  # kernels started from here use it too
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from jupyter_mlops.tracking.fluent import search_runs
+
+    _use_store(args)
+    frame = search_runs(args.experiment, args.filter, args.order_by, args.max_results)
+    if frame.empty:
+        print("No runs match." if args.filter else "No runs yet.")
+        return 0
+    print(_table(frame, args.columns))
+    return 0
+
+
+def _table(frame: Any, columns: str | None) -> str:
+    if columns:
+        wanted = [c.strip() for c in columns.split(",") if c.strip()]
+        unknown = [c for c in wanted if c not in frame.columns]
+        if unknown:
+            from jupyter_mlops.errors import InvalidInput
+
+            raise InvalidInput(f"Unknown column {unknown[0]!r}; columns: {', '.join(frame.columns)}")
+    else:
+        metrics = [c for c in frame.columns if c.startswith("metrics.")][:4]
+        params = [c for c in frame.columns if c.startswith("params.")][:3]
+        wanted = ["run_id", "experiment", "run_name", "status", "start_time", *params, *metrics]
+    shown = frame[wanted].copy()
+    if "run_id" in shown:
+        shown["run_id"] = shown["run_id"].str[:8]
+    if "start_time" in shown:
+        shown["start_time"] = shown["start_time"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+
+
+# -- demo -------------------------------------------------------------------------------------
+def _demo(args: argparse.Namespace) -> int:
+    from jupyter_mlops.store import get_tracking_uri
+    from jupyter_mlops.tracking.fluent import search_runs
+
+    _use_store(args)
+    notebook = args.notebook or quickstart_path()
+    print(f"Running {notebook} headless (store: {get_tracking_uri()}) ...", flush=True)
+    started = _now_ms()
+    output = run_notebook(notebook, args.output)
+    frame = search_runs(filter=f"attributes.start_time >= {started}", order_by=["start_time ASC"])
+    print(f"\nRecorded {len(frame)} run(s):")
+    if not frame.empty:
+        print(_table(frame, None))
+    print(
+        f"\nExecuted notebook saved to {output}.\n"
+        "See it in JupyterLab: `jupyter lab` and open the MLOps sidebar (left), or in a notebook:\n"
+        "  %load_ext jupyter_mlops\n  %mlops_runs\n"
+        "From a terminal: `jupyter mlops runs`."
+    )
+    return 0
+
+
+def quickstart_path() -> str:
+    """The shipped quickstart notebook (in the wheel, or in a source checkout)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for candidate in (
+        os.path.join(here, "examples", "quickstart.ipynb"),
+        os.path.join(os.path.dirname(here), "examples", "quickstart.ipynb"),
+    ):
+        if os.path.exists(candidate):
+            return candidate
+    from jupyter_mlops.errors import NotFound
+
+    raise NotFound("The quickstart notebook is missing from this installation; reinstall it.")
+
+
+def run_notebook(path: str, output: str, timeout: int = 600) -> str:
+    """Execute a copy of ``path`` in a fresh kernel and save it as ``output``.
+
+    The original is never modified. The kernel records the notebook's own path.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    from jupyter_mlops.errors import InvalidInput
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except (OSError, ValueError) as e:
+        raise InvalidInput(f"Cannot read notebook {path}: {e}") from e
+    os.environ["JUPYTER_MLOPS_NOTEBOOK"] = os.path.abspath(path)
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": os.getcwd()}}
+    )
+    try:
+        client.execute()
+    except CellExecutionError as e:
+        nbformat.write(nb, output)
+        raise InvalidInput(f"A cell failed; see {output}.\n{str(e).splitlines()[-1]}") from e
+    finally:
+        os.environ.pop("JUPYTER_MLOPS_NOTEBOOK", None)
+    nbformat.write(nb, output)
+    return os.path.abspath(output)
+
+
+def _now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
