@@ -92,7 +92,7 @@ def test_logging_without_a_run_starts_one(tracking_store):
         (lambda: mlops.end_run("DONE"), "FINISHED, FAILED, KILLED"),
         (lambda: mlops.start_run(nested=True), "needs an active run"),
         (lambda: mlops.log_artifact("/no/such/file"), "no such file"),
-        (lambda: mlops.load_model("models:/x"), "Unsupported model URI"),
+        (lambda: mlops.load_model("s3://bucket/model"), "Unsupported model URI"),
         (lambda: mlops.load_model("runs:/abc"), "runs:/<run_id>/<path>"),
     ],
 )

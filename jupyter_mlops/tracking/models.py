@@ -10,11 +10,15 @@ import tempfile
 import time
 from typing import Any
 
-from jupyter_mlops.errors import InvalidInput, NotFound
+from jupyter_mlops.errors import Conflict, IntegrityError, InvalidInput, NotFound
 from jupyter_mlops.tracking.fluent import _active_or_start, _tracker
 
 MODEL_FILE = "model.pkl"
 DESCRIPTOR = "MLmodel.json"
+REFERENCE_FILE = "reference.json"
+REFERENCE_ROWS = 1000
+_logged: dict[tuple[str, int], tuple[Any, str, str]] = {}
+"""(store URI, id(model)) → (weak reference, runs:/ URI, sha256 of its pickle)."""
 
 
 def infer_signature(example: Any) -> dict[str, Any] | None:
@@ -61,11 +65,14 @@ def flavor_of(model: Any) -> str:
     return "sklearn" if module.startswith("sklearn") or hasattr(model, "get_params") else "python"
 
 
-def log_model(model: Any, name: str = "model", input_example: Any = None) -> str:
+def log_model(
+    model: Any, name: str = "model", input_example: Any = None, reference_data: Any = None
+) -> str:
     """Store a model with the active run; returns ``runs:/<run_id>/<name>``.
 
     The model is pickled; ``MLmodel.json`` beside it records the flavor, the class, library
-    versions, the input signature and a few example rows.
+    versions, the input signature and a few example rows. ``reference_data`` (e.g. the training
+    features) keeps a bounded sample (1,000 rows) for drift monitoring.
     """
     if not hasattr(model, "predict"):
         raise InvalidInput(f"log_model needs an object with predict(), not {type(model).__name__}.")
@@ -74,28 +81,78 @@ def log_model(model: Any, name: str = "model", input_example: Any = None) -> str
     name = name.strip("/")
     run = _active_or_start()
     store = _tracker.store()
+    if f"{name}/{MODEL_FILE}" in store.get_run(run.id).get("artifacts", {}):
+        raise Conflict(
+            f"Run {run.id} already has a model at {name!r}; log this one under another name, "
+            "e.g. log_model(model, 'model-2')."
+        )
+    if input_example is None and reference_data is not None:
+        input_example = reference_data
     with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
         model_path = os.path.join(tmp, MODEL_FILE)
         with open(model_path, "wb") as fh:
             pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
         record = store.put_artifact(run.id, f"{name}/{MODEL_FILE}", model_path)
-        descriptor = {
-            "flavor": flavor_of(model),
-            "class": f"{type(model).__module__}.{type(model).__qualname__}",
-            "python_version": platform.python_version(),
-            "library_versions": _library_versions(),
-            "signature": infer_signature(input_example),
-            "input_example": _example_records(input_example),
-            "model_file": MODEL_FILE,
-            "sha256": record["sha256"],
-            "run_id": run.id,
-            "created": int(time.time() * 1000),
-        }
+        descriptor = _descriptor(model, input_example, record["sha256"], run.id)
+        if reference_data is not None:
+            descriptor["reference"] = _put_reference(store, run.id, name, reference_data, tmp)
         desc_path = os.path.join(tmp, DESCRIPTOR)
         with open(desc_path, "w", encoding="utf-8") as fh:
             json.dump(descriptor, fh, indent=2, default=str)
         store.put_artifact(run.id, f"{name}/{DESCRIPTOR}", desc_path)
-    return f"runs:/{run.id}/{name}"
+    uri = f"runs:/{run.id}/{name}"
+    _remember(model, uri, record["sha256"])
+    return uri
+
+
+def _descriptor(model: Any, input_example: Any, sha256: str, run_id: str) -> dict[str, Any]:
+    return {
+        "flavor": flavor_of(model),
+        "class": f"{type(model).__module__}.{type(model).__qualname__}",
+        "python_version": platform.python_version(),
+        "library_versions": _library_versions(),
+        "signature": infer_signature(input_example),
+        "input_example": _example_records(input_example),
+        "model_file": MODEL_FILE,
+        "sha256": sha256,
+        "run_id": run_id,
+        "created": int(time.time() * 1000),
+    }
+
+
+def _put_reference(store: Any, run_id: str, name: str, data: Any, tmp: str) -> dict[str, Any]:
+    """A bounded, reproducible sample of ``data`` as JSON (pandas' split orientation)."""
+    import pandas as pd
+
+    frame = data.to_frame() if isinstance(data, pd.Series) else pd.DataFrame(data)
+    if len(frame) > REFERENCE_ROWS:
+        frame = frame.sample(REFERENCE_ROWS, random_state=0).sort_index()
+    frame.columns = [str(c) for c in frame.columns]
+    path = os.path.join(tmp, REFERENCE_FILE)
+    frame.to_json(path, orient="split", index=False)
+    store.put_artifact(run_id, f"{name}/{REFERENCE_FILE}", path)
+    return {"path": f"{name}/{REFERENCE_FILE}", "rows": len(frame), "columns": list(frame.columns)}
+
+
+def _remember(model: Any, uri: str, sha256: str) -> None:
+    import weakref
+
+    try:
+        ref: Any = weakref.ref(model)
+    except TypeError:
+        return
+    _logged[(_tracker.store().uri, id(model))] = (ref, uri, sha256)
+
+
+def logged_uri_of(model: Any) -> str | None:
+    """The URI this process logged ``model`` under, if it has not changed since (same pickle)."""
+    entry = _logged.get((_tracker.store().uri, id(model)))
+    if entry is None or entry[0]() is not model:
+        return None
+    import hashlib
+
+    current = hashlib.sha256(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()
+    return entry[1] if current == entry[2] else None
 
 
 def _library_versions() -> dict[str, str]:
@@ -129,18 +186,55 @@ def read_descriptor(run_id: str, path: str) -> dict[str, Any]:
         return json.load(fh)
 
 
-def load_logged_model(run_id: str, path: str) -> Any:
-    """Unpickle a logged model after checking its bytes against the recorded sha256."""
+def load_logged_model(run_id: str, path: str, sha256: str | None = None) -> Any:
+    """Unpickle a logged model after checking its bytes against the recorded sha256.
+
+    ``sha256`` (a registered version's) must also match the run's record when given.
+    """
     descriptor = read_descriptor(run_id, path)
-    file = _tracker.store().artifact_file(run_id, f"{path}/{descriptor.get('model_file', MODEL_FILE)}")
+    model_path = f"{path}/{descriptor.get('model_file', MODEL_FILE)}"
+    store = _tracker.store()
+    record = store.get_run(run_id).get("artifacts", {}).get(model_path, {})
+    if sha256 is not None and record.get("sha256") != sha256:
+        raise IntegrityError(
+            f"The model file of runs:/{run_id}/{path} is not the one that was registered "
+            "(sha256 differs). Nothing was loaded; register the model again."
+        )
+    file = store.artifact_file(run_id, model_path)
     with open(file, "rb") as fh:
         return pickle.load(fh)  # noqa: S301 - bytes verified against the recorded sha256
 
 
 def load_model(uri: str) -> Any:
-    """Load a model by URI (``runs:/<run_id>/<path>``; registry URIs come with the registry)."""
+    """Load a model: ``runs:/<run_id>/<path>``, ``models:/<name>/<version>``,
+    ``models:/<name>@<alias>`` or ``models:/<name>/latest``. Bytes are verified first."""
     if not isinstance(uri, str):
         raise InvalidInput(f"A model URI must be a string, not {type(uri).__name__}.")
     if uri.startswith("runs:/"):
         return load_logged_model(*parse_runs_uri(uri))
-    raise InvalidInput(f"Unsupported model URI {uri!r}: use runs:/<run_id>/<path>.")
+    if uri.startswith("models:/"):
+        from jupyter_mlops.registry.registry import resolve_model_uri
+
+        version = resolve_model_uri(uri)
+        run_id, path = parse_runs_uri(version.source)
+        return load_logged_model(run_id, path, version.sha256)
+    raise InvalidInput(
+        f"Unsupported model URI {uri!r}: use runs:/<run_id>/<path>, models:/<name>/<version>, "
+        "models:/<name>@<alias> or models:/<name>/latest."
+    )
+
+
+def load_reference(uri: str) -> Any:
+    """The reference sample stored with a logged or registered model, as a DataFrame."""
+    import pandas as pd
+
+    if uri.startswith("models:/"):
+        from jupyter_mlops.registry.registry import resolve_model_uri
+
+        uri = resolve_model_uri(uri).source
+    run_id, path = parse_runs_uri(uri)
+    reference = read_descriptor(run_id, path).get("reference")
+    if not reference:
+        raise NotFound(f"{uri} was logged without reference data (log_model(..., reference_data=X)).")
+    file = _tracker.store().artifact_file(run_id, reference["path"])
+    return pd.read_json(file, orient="split")

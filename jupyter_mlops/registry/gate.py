@@ -1,0 +1,267 @@
+"""The validation gate: an alias moves only when the candidate passes every check.
+
+A check is ``METRIC OP VALUE`` where OP is one of ``>= <= > < ==`` and VALUE is a number or
+``current`` with an optional tolerance (``accuracy >= current - 0.01``: not worse than the
+version holding the alias now by more than 0.01). With data, metrics are computed on it for the
+candidate and the current holder; without data, the metrics recorded with each version's run are
+used. The report is stored with the candidate version whether it passes or not.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from jupyter_mlops.errors import Conflict, InvalidInput
+from jupyter_mlops.registry import registry
+
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+CHECK_RE = re.compile(
+    rf"^\s*(?P<metric>[A-Za-z_][\w.-]*)\s*(?P<op>>=|<=|==|>|<)\s*"
+    rf"(?:(?P<current>current)\s*(?:(?P<sign>[+-])\s*(?P<tol>{_NUMBER}))?|(?P<value>{_NUMBER}))\s*$",
+    re.IGNORECASE,
+)
+OPS = {
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+    "==": lambda a, b: math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12),
+}
+METRIC_ALIASES = {
+    "accuracy_score": "accuracy", "acc": "accuracy", "f1_score": "f1", "precision_score":
+    "precision", "recall_score": "recall", "roc_auc_score": "roc_auc", "auc": "roc_auc",
+    "mean_absolute_error": "mae", "mean_squared_error": "mse", "root_mean_squared_error": "rmse",
+    "r2_score": "r2",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One parsed check."""
+
+    text: str
+    metric: str
+    op: str
+    value: float | None = None
+    tolerance: float = 0.0
+
+    @property
+    def relative(self) -> bool:
+        """Compares against the current alias holder."""
+        return self.value is None
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What the gate found; stored with the candidate version."""
+
+    name: str
+    version: int
+    alias: str
+    passed: bool
+    forced: bool
+    reason: str
+    time: int
+    candidate_metrics: dict[str, float]
+    current_version: int | None
+    current_metrics: dict[str, float]
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    data: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line per check, e.g. ``✗ accuracy >= 0.9: 0.871``."""
+        lines = []
+        for c in self.checks:
+            mark = "✓" if c["passed"] else "✗"
+            lines.append(f"{mark} {c['check']}: {c['detail']}")
+        return "\n".join(lines) or "no checks"
+
+
+class GateFailed(Conflict):
+    """The candidate failed a check, so the alias did not move (``.report`` says why)."""
+
+    def __init__(self, report: ValidationReport):
+        self.report = report
+        failed = "; ".join(f"{c['check']} ({c['detail']})" for c in report.checks if not c["passed"])
+        super().__init__(
+            f"Promotion of {report.name} v{report.version} to {report.alias!r} refused: {failed}. "
+            "The alias did not move; fix the model, or override with force=True (--force) and a "
+            "reason."
+        )
+
+
+def parse_check(text: str) -> Check:
+    """``'accuracy>=0.9'`` or ``'rmse <= current + 0.5'`` → :class:`Check`."""
+    match = CHECK_RE.match(str(text))
+    if not match:
+        raise InvalidInput(
+            f"Cannot read the check {text!r}: write METRIC OP VALUE, e.g. 'accuracy>=0.9' or "
+            "'accuracy >= current - 0.01' (OP is one of >= <= > < ==)."
+        )
+    metric = METRIC_ALIASES.get(match["metric"].lower(), match["metric"])
+    if match["current"]:
+        tol = float(match["tol"] or 0.0) * (-1 if match["sign"] == "-" else 1)
+        return Check(str(text).strip(), metric, match["op"], None, tol)
+    return Check(str(text).strip(), metric, match["op"], float(match["value"]))
+
+
+def promote(
+    name: str,
+    version: int | str,
+    alias: str,
+    checks: list[str] | str | None = None,
+    data: Any = None,
+    force: bool = False,
+    reason: str | None = None,
+) -> ValidationReport:
+    """Evaluate ``version`` (and the alias's current holder), then move ``alias`` if all pass.
+
+    Parameters
+    ----------
+    checks : list of str
+        E.g. ``["accuracy>=0.9", "f1 >= current - 0.01"]``.
+    data : tuple (X, y), optional
+        Evaluation data; without it the metrics recorded with each version's run are compared.
+    force : bool
+        Move the alias even if checks fail; ``reason`` is recorded in the alias history.
+    """
+    registry.check_alias(alias)
+    parsed = [parse_check(c) for c in ([checks] if isinstance(checks, str) else checks or [])]
+    if force and not (reason and reason.strip()):
+        raise InvalidInput("A forced promotion needs a reason (it is kept in the alias history).")
+    candidate = registry.get_model_version(name, version)
+    holder = registry.alias_holder(name, alias)
+    current = registry.get_model_version(name, holder) if holder else None
+    cand_metrics, cur_metrics, data_info = _metrics(candidate, current, data)
+    results = [_evaluate(c, cand_metrics, cur_metrics, current) for c in parsed]
+    passed = all(r["passed"] for r in results)
+    report = ValidationReport(
+        name=name, version=candidate.version, alias=alias, passed=passed, forced=force and not passed,
+        reason=reason or "", time=int(time.time() * 1000), candidate_metrics=cand_metrics,
+        current_version=current.version if current else None, current_metrics=cur_metrics,
+        checks=results, data=data_info,
+    )
+    _store_report(report)
+    if not passed and not force:
+        raise GateFailed(report)
+    why = reason or (f"passed: {', '.join(c.text for c in parsed)}" if parsed else "")
+    registry.set_alias(name, alias, candidate.version, reason=why, forced=report.forced)
+    return report
+
+
+def _store_report(report: ValidationReport) -> None:
+    key = f"{report.name}/{report.version}"
+
+    def body(txn: Any) -> None:
+        doc = txn.get("model_versions", key)
+        txn.merge("model_versions", key, {"validations": [*doc.get("validations", []), report.to_dict()]})
+
+    registry._store().transact(body)
+
+
+def _metrics(candidate: Any, current: Any, data: Any) -> tuple[dict, dict, dict | None]:
+    if data is None:
+        recorded = lambda v: {k: float(x) for k, x in v.lineage.get("metrics", {}).items()}  # noqa: E731
+        return recorded(candidate), (recorded(current) if current else {}), None
+    X, y = _split(data)
+    info = {"rows": int(len(y))}
+    cand = evaluate(registry_model(candidate), X, y)
+    cur = evaluate(registry_model(current), X, y) if current else {}
+    return cand, cur, info
+
+
+def registry_model(version: Any) -> Any:
+    """Load a registered version (hash-verified)."""
+    from jupyter_mlops.tracking.models import load_model
+
+    return load_model(version.uri)
+
+
+def _split(data: Any) -> tuple[Any, Any]:
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        X, y = data
+        if len(X) != len(y):
+            raise InvalidInput(f"The evaluation data has {len(X)} rows of X but {len(y)} labels.")
+        if len(y) == 0:
+            raise InvalidInput("The evaluation data is empty.")
+        return X, y
+    raise InvalidInput("Evaluation data must be a pair (X, y), e.g. data=(X_test, y_test).")
+
+
+def evaluate(model: Any, X: Any, y: Any) -> dict[str, float]:
+    """Standard metrics of ``model`` on ``(X, y)``: classification or regression, guessed."""
+    from sklearn import metrics as m
+
+    try:
+        predicted = model.predict(X)
+    except Exception as e:
+        raise InvalidInput(f"The model could not predict on the evaluation data: {e}") from e
+    if not _is_classification(model, y):
+        mse = float(m.mean_squared_error(y, predicted))
+        return {"mae": float(m.mean_absolute_error(y, predicted)), "mse": mse,
+                "rmse": math.sqrt(mse), "r2": float(m.r2_score(y, predicted))}
+    out = {"accuracy": float(m.accuracy_score(y, predicted))}
+    for metric, fn in (("precision", m.precision_score), ("recall", m.recall_score), ("f1", m.f1_score)):
+        out[metric] = float(fn(y, predicted, average="weighted", zero_division=0))
+    out.update(_probability_metrics(model, X, y))
+    return out
+
+
+def _probability_metrics(model: Any, X: Any, y: Any) -> dict[str, float]:
+    from sklearn import metrics as m
+
+    if not hasattr(model, "predict_proba"):
+        return {}
+    try:
+        proba = model.predict_proba(X)
+        labels = getattr(model, "classes_", None)
+        out = {"log_loss": float(m.log_loss(y, proba, labels=labels))}
+        if proba.shape[1] == 2:
+            out["roc_auc"] = float(m.roc_auc_score(y, proba[:, 1]))
+        else:
+            out["roc_auc"] = float(m.roc_auc_score(y, proba, multi_class="ovr", average="weighted", labels=labels))
+        return out
+    except ValueError:  # a class missing from the evaluation data
+        return {}
+
+
+def _is_classification(model: Any, y: Any) -> bool:
+    try:
+        from sklearn.base import is_classifier
+
+        if is_classifier(model):
+            return True
+    except ImportError:
+        pass
+    import numpy as np
+
+    kind = np.asarray(y).dtype.kind
+    return kind in "bOUS" or (hasattr(model, "predict_proba") and kind in "iu")
+
+
+def _evaluate(check: Check, cand: dict[str, float], cur: dict[str, float], current: Any) -> dict[str, Any]:
+    if check.metric not in cand:
+        known = ", ".join(sorted(cand)) or "none"
+        raise InvalidInput(f"The check {check.text!r} names metric {check.metric!r}; available: {known}.")
+    value = cand[check.metric]
+    if check.relative:
+        if current is None or check.metric not in cur:
+            return {"check": check.text, "passed": True, "value": value, "threshold": None,
+                    "detail": f"{value:.4g}; no current holder to compare with"}
+        threshold = cur[check.metric] + check.tolerance
+        detail = f"{value:.4g} vs current v{current.version} {cur[check.metric]:.4g}"
+        if check.tolerance:
+            detail += f" {'+' if check.tolerance > 0 else '-'} {abs(check.tolerance):g} = {threshold:.4g}"
+    else:
+        threshold = float(check.value)  # type: ignore[arg-type]
+        detail = f"{value:.4g} vs {threshold:g}"
+    passed = bool(value == value and OPS[check.op](value, threshold))
+    return {"check": check.text, "passed": passed, "value": value, "threshold": threshold, "detail": detail}
