@@ -49,6 +49,24 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--columns", help="comma-separated columns to show (default: a summary)")
     runs.set_defaults(handler=_runs)
 
+    serve = sub.add_parser("serve", help="serve a model over HTTP (MLflow's scoring protocol)")
+    serve.add_argument("model_uri", help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/PATH or a folder")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=5000, help="port (5000)")
+    serve.add_argument("--name", help="deployment name: logs predictions under it")
+    serve.set_defaults(handler=_serve)
+
+    deployments = sub.add_parser("deployments", help="local deployments and their live status")
+    deployments.set_defaults(handler=_deployments)
+
+    k8s = sub.add_parser("k8s", help="write a Dockerfile and Kubernetes manifests for a model")
+    k8s.add_argument("model_uri")
+    k8s.add_argument("-o", "--output", required=True, help="folder to write into")
+    k8s.add_argument("--name", help="Kubernetes name (default: from the model)")
+    k8s.add_argument("--replicas", type=int, default=2)
+    k8s.add_argument("--image", help="image name to put in the Deployment")
+    k8s.set_defaults(handler=_k8s)
+
     demo = sub.add_parser("demo", help="run examples/quickstart.ipynb headless and show the result")
     demo.add_argument("--notebook", help="another notebook to run instead of the quickstart")
     demo.add_argument("--output", default="quickstart-output.ipynb", help="where to save it")
@@ -94,6 +112,45 @@ def _table(frame: Any, columns: str | None) -> str:
     if "start_time" in shown:
         shown["start_time"] = shown["start_time"].dt.strftime("%Y-%m-%d %H:%M:%S")
     return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from jupyter_mlops.serving.http import serve
+
+    _use_store(args)
+    serve(args.model_uri, host=args.host, port=args.port, name=args.name)
+    return 0
+
+
+def _deployments(args: argparse.Namespace) -> int:
+    from jupyter_mlops.serving.deploy import list_deployments
+
+    _use_store(args)
+    found = list_deployments()
+    if not found:
+        print("No deployments yet. Start one with %mlops_deploy or `jupyter mlops serve`.")
+        return 0
+    rows = [(d.name, d.status, d.model_uri, str(d.version or ""), d.url, str(d.requests),
+             _ms(d.p50_ms), _ms(d.p95_ms)) for d in found]
+    header = ("name", "status", "model", "version", "url", "requests", "p50", "p95")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}ms"
+
+
+def _k8s(args: argparse.Namespace) -> int:
+    from jupyter_mlops.serving.k8s import export_k8s
+
+    _use_store(args)
+    for path in export_k8s(args.model_uri, args.output, name=args.name, replicas=args.replicas,
+                           image=args.image):
+        print(path)
+    return 0
 
 
 # -- demo -------------------------------------------------------------------------------------

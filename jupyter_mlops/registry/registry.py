@@ -436,6 +436,8 @@ def resolve_model_uri(uri: str) -> ModelVersion:
     rest = uri[len("models:/"):]
     if "@" in rest:
         name, alias = rest.rsplit("@", 1)
+        if _store().documents("registered_models").get(name) is None:
+            raise NotFound(f"No registered model named {name!r}. List models with %mlops_models.")
         version = _aliases_of(name).get(alias)
         if version is None:
             known = ", ".join(sorted(_aliases_of(name))) or "none"

@@ -93,6 +93,15 @@ class Store(abc.ABC):
     def artifact_file(self, run_id: str, path: str) -> str:
         """A local path to the artifact's bytes, verified against its sha256."""
 
+    # -- record streams (prediction logs, labels...) -------------------------------------------
+    @abc.abstractmethod
+    def append_records(self, stream: str, records: list[dict[str, Any]]) -> None:
+        """Append JSON records to a named stream (one atomic batch)."""
+
+    @abc.abstractmethod
+    def read_records(self, stream: str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """Records of a stream from byte ``offset`` on, and the offset to continue from."""
+
     # -- generic documents (registry, deployments, drift reports...) --------------------------
     @abc.abstractmethod
     def transact(self, fn: Callable[[StoreView], Any]) -> Any:

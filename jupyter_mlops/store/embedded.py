@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -291,7 +292,7 @@ class EmbeddedStore(Store):
         data = "".join(f"{k}\t{s}\t{t}\t{v!r}\n" for k, v, s, t in points).encode()
 
         def body(txn: StoreView, run: dict[str, Any]) -> None:
-            self._storage.append_points(run_id, data)
+            self._storage.append_stream(_metrics_stream(run_id), data)
             txn.merge("runs", run_id, {"metrics": summarize(run.get("metrics", {}), points)})
 
         self._modify_run(run_id, body)
@@ -300,7 +301,7 @@ class EmbeddedStore(Store):
         self.get_run(run_id)
         prefix = key.encode() + b"\t"
         points: list[MetricPoint] = []
-        for line in self._storage.read_points(run_id).split(b"\n"):
+        for line in self._storage.read_stream(_metrics_stream(run_id)).split(b"\n"):
             if not line.startswith(prefix):
                 continue
             try:
@@ -309,6 +310,22 @@ class EmbeddedStore(Store):
             except ValueError:
                 continue  # a line torn by a killed writer
         return points
+
+    # -- record streams -------------------------------------------------------------------------
+    def append_records(self, stream: str, records: list[dict[str, Any]]) -> None:
+        if records:
+            data = "".join(json.dumps(r, separators=(",", ":"), default=str) + "\n" for r in records)
+            self._storage.append_stream(_records_stream(stream), data.encode())
+
+    def read_records(self, stream: str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        data = self._storage.read_stream(_records_stream(stream), offset)
+        records = []
+        for line in data.splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue  # a line torn by a killed writer
+        return records, offset + len(data)
 
     # -- artifacts ----------------------------------------------------------------------------
     def put_artifact(self, run_id: str, path: str, source: str) -> dict[str, Any]:
@@ -326,6 +343,19 @@ class EmbeddedStore(Store):
         if record is None:
             raise NotFound(f"Run {run_id} has no artifact {path!r}.")
         return self._storage.blob_path(record["sha256"])
+
+
+_STREAM_RE = re.compile(r"^[\w.-]+(/[\w.-]+)*$")
+
+
+def _records_stream(stream: str) -> str:
+    if not _STREAM_RE.match(stream) or ".." in stream.split("/"):
+        raise InvalidInput(f"Invalid stream name {stream!r}: use letters, digits, '_', '-', '.', '/'.")
+    return f"records/{stream}.jsonl"
+
+
+def _metrics_stream(run_id: str) -> str:
+    return f"metrics/{run_id[:2]}/{run_id}.tsv"
 
 
 def summarize(summaries: dict[str, dict[str, Any]], points: list[MetricPoint]) -> dict[str, Any]:

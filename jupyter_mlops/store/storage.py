@@ -6,7 +6,8 @@ A storage holds four things, and knows nothing of runs or models:
   written by :class:`AtomicJSONStorage`, a TinyDB ``Storage`` that replaces the file atomically);
 - a **journal**: one line of JSON per committed transaction since that snapshot
   (``journal-<generation>.jsonl``), appended with a single ``write`` on an ``O_APPEND`` file;
-- **metric logs**: one append-only text file per run (``metrics/ab/<run_id>.tsv``);
+- **streams**: append-only text files, such as a run's metric log (``metrics/ab/<run_id>.tsv``)
+  or a deployment's prediction log;
 - **blobs**: content-addressed artifact files (``artifacts/ab/<sha256>``).
 
 A lock (``flock`` on ``.lock``) serialises writers across processes; it is released by the
@@ -70,12 +71,12 @@ class BaseStorage(abc.ABC):
         """Append one line (caller holds the exclusive lock); return the new size."""
 
     @abc.abstractmethod
-    def append_points(self, run_id: str, data: bytes) -> None:
-        """Append lines to a run's metric log."""
+    def append_stream(self, name: str, data: bytes) -> None:
+        """Append lines to the stream ``name`` (a relative path chosen by the store)."""
 
     @abc.abstractmethod
-    def read_points(self, run_id: str) -> bytes:
-        """A run's whole metric log (``b""`` when none)."""
+    def read_stream(self, name: str, offset: int = 0) -> bytes:
+        """A stream's complete lines from byte ``offset`` on (``b""`` when none)."""
 
     @abc.abstractmethod
     def put_blob(self, source: str) -> tuple[str, int]:
@@ -240,18 +241,16 @@ class FileStorage(BaseStorage):
     def append_journal(self, generation: int, line: bytes) -> int:
         return _append(self._journal_path(generation), line, self.fsync)
 
-    # -- metric logs ----------------------------------------------------------------------------
-    def _points_path(self, run_id: str) -> str:
-        return os.path.join(self.root, "metrics", run_id[:2], f"{run_id}.tsv")
-
-    def append_points(self, run_id: str, data: bytes) -> None:
-        path = self._points_path(run_id)
+    # -- streams --------------------------------------------------------------------------------
+    def append_stream(self, name: str, data: bytes) -> None:
+        path = os.path.join(self.root, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         _append(path, data, self.fsync)
 
-    def read_points(self, run_id: str) -> bytes:
+    def read_stream(self, name: str, offset: int = 0) -> bytes:
         try:
-            with open(self._points_path(run_id), "rb") as fh:
+            with open(os.path.join(self.root, name), "rb") as fh:
+                fh.seek(offset)
                 return complete_lines(fh.read())
         except FileNotFoundError:
             return b""
@@ -320,7 +319,7 @@ class MemoryStorage(BaseStorage):
         self._snapshot: dict[str, dict[str, Any]] = {}
         self._snapshot_count = 0
         self._journals: dict[int, bytearray] = {0: bytearray()}
-        self._points: dict[str, bytearray] = {}
+        self._streams: dict[str, bytearray] = {}
         self._blobs: dict[str, bytes] = {}
         self._blob_dir = tempfile.mkdtemp(prefix="jupyter-mlops-mem-")
 
@@ -352,11 +351,11 @@ class MemoryStorage(BaseStorage):
         journal += line
         return len(journal)
 
-    def append_points(self, run_id: str, data: bytes) -> None:
-        self._points.setdefault(run_id, bytearray()).extend(data)
+    def append_stream(self, name: str, data: bytes) -> None:
+        self._streams.setdefault(name, bytearray()).extend(data)
 
-    def read_points(self, run_id: str) -> bytes:
-        return bytes(self._points.get(run_id, b""))
+    def read_stream(self, name: str, offset: int = 0) -> bytes:
+        return complete_lines(bytes(self._streams.get(name, b"")[offset:]))
 
     def put_blob(self, source: str) -> tuple[str, int]:
         with open(source, "rb") as fh:

@@ -8,6 +8,7 @@ import pickle
 import platform
 import tempfile
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from jupyter_mlops.errors import Conflict, IntegrityError, InvalidInput, NotFound
@@ -186,11 +187,47 @@ def read_descriptor(run_id: str, path: str) -> dict[str, Any]:
         return json.load(fh)
 
 
-def load_logged_model(run_id: str, path: str, sha256: str | None = None) -> Any:
-    """Unpickle a logged model after checking its bytes against the recorded sha256.
+@dataclass(frozen=True)
+class ModelFiles:
+    """A model resolved to a verified local file and its descriptor."""
 
-    ``sha256`` (a registered version's) must also match the run's record when given.
+    uri: str
+    name: str
+    version: int | None
+    model_file: str
+    descriptor: dict[str, Any]
+    signature: dict[str, Any] | None
+
+
+def model_files(uri: str) -> ModelFiles:
+    """Resolve ``uri`` to the model's bytes on disk, verified against their sha256.
+
+    Forms: ``runs:/<run_id>/<path>``, ``models:/<name>/<version>``, ``models:/<name>@<alias>``,
+    ``models:/<name>/latest``, or a folder holding ``MLmodel.json`` and the model file (what
+    ``jupyter mlops k8s`` exports).
     """
+    if not isinstance(uri, str):
+        raise InvalidInput(f"A model URI must be a string, not {type(uri).__name__}.")
+    if uri.startswith("runs:/"):
+        run_id, path = parse_runs_uri(uri)
+        return _run_files(uri, run_id, path, path, None, None)
+    if uri.startswith("models:/"):
+        from jupyter_mlops.registry.registry import resolve_model_uri
+
+        version = resolve_model_uri(uri)
+        run_id, path = parse_runs_uri(version.source)
+        return _run_files(version.uri, run_id, path, version.name, version.version, version.sha256)
+    folder = uri[len("file://"):] if uri.startswith("file://") else uri
+    if os.path.isdir(folder):
+        return _folder_files(folder)
+    raise InvalidInput(
+        f"Unsupported model URI {uri!r}: use runs:/<run_id>/<path>, models:/<name>/<version>, "
+        "models:/<name>@<alias>, models:/<name>/latest or a model folder."
+    )
+
+
+def _run_files(uri: str, run_id: str, path: str, name: str, version: int | None,
+               sha256: str | None) -> ModelFiles:
     descriptor = read_descriptor(run_id, path)
     model_path = f"{path}/{descriptor.get('model_file', MODEL_FILE)}"
     store = _tracker.store()
@@ -201,27 +238,32 @@ def load_logged_model(run_id: str, path: str, sha256: str | None = None) -> Any:
             "(sha256 differs). Nothing was loaded; register the model again."
         )
     file = store.artifact_file(run_id, model_path)
-    with open(file, "rb") as fh:
-        return pickle.load(fh)  # noqa: S301 - bytes verified against the recorded sha256
+    return ModelFiles(uri, name, version, file, descriptor, descriptor.get("signature"))
+
+
+def _folder_files(folder: str) -> ModelFiles:
+    from jupyter_mlops.store.storage import sha256_of
+
+    try:
+        with open(os.path.join(folder, DESCRIPTOR), encoding="utf-8") as fh:
+            descriptor = json.load(fh)
+    except (OSError, ValueError) as e:
+        raise NotFound(f"{folder} is not a model folder (no readable {DESCRIPTOR}).") from e
+    file = os.path.join(folder, os.path.basename(descriptor.get("model_file", MODEL_FILE)))
+    if not os.path.exists(file) or sha256_of(file) != descriptor.get("sha256"):
+        raise IntegrityError(
+            f"The model file in {folder} is missing or does not match the sha256 in {DESCRIPTOR}. "
+            "Nothing was loaded."
+        )
+    return ModelFiles(folder, descriptor.get("name") or os.path.basename(folder.rstrip("/")),
+                      descriptor.get("version"), file, descriptor, descriptor.get("signature"))
 
 
 def load_model(uri: str) -> Any:
-    """Load a model: ``runs:/<run_id>/<path>``, ``models:/<name>/<version>``,
-    ``models:/<name>@<alias>`` or ``models:/<name>/latest``. Bytes are verified first."""
-    if not isinstance(uri, str):
-        raise InvalidInput(f"A model URI must be a string, not {type(uri).__name__}.")
-    if uri.startswith("runs:/"):
-        return load_logged_model(*parse_runs_uri(uri))
-    if uri.startswith("models:/"):
-        from jupyter_mlops.registry.registry import resolve_model_uri
-
-        version = resolve_model_uri(uri)
-        run_id, path = parse_runs_uri(version.source)
-        return load_logged_model(run_id, path, version.sha256)
-    raise InvalidInput(
-        f"Unsupported model URI {uri!r}: use runs:/<run_id>/<path>, models:/<name>/<version>, "
-        "models:/<name>@<alias> or models:/<name>/latest."
-    )
+    """Load a model by URI (see :func:`model_files`); its bytes are verified before unpickling."""
+    files = model_files(uri)
+    with open(files.model_file, "rb") as fh:
+        return pickle.load(fh)  # noqa: S301 - bytes verified against the recorded sha256
 
 
 def load_reference(uri: str) -> Any:

@@ -1,0 +1,304 @@
+"""Local deployments: a model server as its own process, recorded in the store.
+
+``deploy`` starts ``python -m jupyter_mlops serve ...`` in a new session (so it outlives the
+kernel that started it), records it in the ``deployments`` table, and waits until ``/health``
+answers. Status is never cached: ``list_deployments`` checks the process and scrapes
+``/metrics`` each time, so a killed server shows as down at the next look.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_mlops.errors import Conflict, InvalidInput, MlopsError, NotFound
+from jupyter_mlops.store.embedded import process_alive, process_start_time
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][\w-]{0,62}$")
+START_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A deployment as recorded, with its live status when listed."""
+
+    name: str
+    model_uri: str
+    version: int | None
+    url: str
+    host: str
+    port: int
+    pid: int | None
+    start_time: int
+    status: str = "unknown"
+    uptime_s: float | None = None
+    requests: int = 0
+    errors: int = 0
+    error_rate: float | None = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    log_file: str | None = None
+
+
+def _store() -> Any:
+    from jupyter_mlops.store import get_store
+
+    return get_store()
+
+
+def deploy(model_uri: str, name: str | None = None, port: int | None = None,
+           host: str = "127.0.0.1") -> Deployment:
+    """Start a model server for ``model_uri`` and return it once healthy."""
+    version, model_name = _resolve(model_uri)
+    name = name or _default_name(model_uri, model_name)
+    _check_name(name)
+    _refuse_running(name)
+    port = _free_port(host, port)
+    log_file = _log_file(name)
+    proc = _spawn(model_uri, name, host, port, log_file)
+    record = {
+        "name": name, "model_uri": model_uri, "version": version, "host": host, "port": port,
+        "url": f"http://{host}:{port}", "pid": proc.pid, "proc_start": process_start_time(proc.pid),
+        "host_name": socket.gethostname(), "start_time": int(time.time() * 1000), "state": "starting",
+        "versions": [{"version": version, "time": int(time.time() * 1000)}], "log_file": log_file,
+    }
+    _store().transact(lambda txn: txn.put("deployments", name, record))
+    _wait_healthy(proc, record, log_file)
+    _store().transact(lambda txn: txn.merge("deployments", name, {"state": "running"}))
+    return get_deployment(name)
+
+
+def _resolve(model_uri: str) -> tuple[int | None, str]:
+    if not isinstance(model_uri, str):
+        raise InvalidInput("deploy needs a model URI such as models:/churn@production.")
+    if model_uri.startswith("models:/"):
+        from jupyter_mlops.registry.registry import resolve_model_uri
+
+        version = resolve_model_uri(model_uri)
+        return version.version, version.name
+    if model_uri.startswith("runs:/"):
+        from jupyter_mlops.tracking.models import parse_runs_uri, read_descriptor
+
+        run_id, path = parse_runs_uri(model_uri)
+        read_descriptor(run_id, path)
+        return None, f"{path}-{run_id[:8]}"
+    raise InvalidInput(f"Cannot deploy {model_uri!r}: use models:/<name>@<alias>, "
+                       "models:/<name>/<version> or runs:/<run_id>/<path>.")
+
+
+def _default_name(model_uri: str, model_name: str) -> str:
+    suffix = model_uri.rsplit("@", 1)[1] if "@" in model_uri else model_uri.rsplit("/", 1)[-1]
+    base = re.sub(r"[^\w-]+", "-", f"{model_name}-{suffix}" if "@" in model_uri else model_name)
+    return base.strip("-_")[:60] or "model"
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise InvalidInput(f"Invalid deployment name {name!r}: letters, digits, '_' and '-', "
+                           "starting with a letter or digit, at most 63 characters.")
+
+
+def _refuse_running(name: str) -> None:
+    doc = _store().documents("deployments").get(name)
+    if doc and doc.get("state") != "stopped" and process_alive(doc.get("pid"), doc.get("proc_start")):
+        raise Conflict(f"A deployment named {name!r} is already running at {doc['url']}: stop it "
+                       f"with %mlops_deploy --stop {name}, or pick another name with -n.")
+
+
+def _free_port(host: str, port: int | None) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, int(port or 0)))
+        except OSError as e:
+            raise Conflict(f"Port {port} on {host} is in use ({e.strerror}); pick another with "
+                           "-p, or leave it out to use a free one.") from None
+        except (ValueError, TypeError):
+            raise InvalidInput(f"The port must be a number, not {port!r}.") from None
+        return sock.getsockname()[1]
+
+
+def _log_file(name: str) -> str:
+    from jupyter_mlops.store import get_tracking_uri
+
+    location = get_tracking_uri()
+    folder = os.path.join(location, "deployments") if not location.startswith("memory:") else None
+    if folder is None:
+        raise InvalidInput("Deployments need a store other processes can open; memory: cannot be shared.")
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, f"{name}.log")
+
+
+def _spawn(model_uri: str, name: str, host: str, port: int, log_file: str) -> subprocess.Popen:
+    from jupyter_mlops.store import get_tracking_uri
+
+    env = {**os.environ, "JUPYTER_MLOPS_STORE": get_tracking_uri(), "PYTHONUNBUFFERED": "1"}
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+    cmd = [sys.executable, "-m", "jupyter_mlops", "serve", model_uri, "--host", host,
+           "--port", str(port), "--name", name]
+    with open(log_file, "ab") as log:
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, start_new_session=True)
+
+
+def _wait_healthy(proc: subprocess.Popen, record: dict[str, Any], log_file: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _mark(record["name"], "failed")
+            raise MlopsError(f"The server for {record['model_uri']} exited at start: "
+                             f"{_last_line(log_file)} (full log: {log_file})")
+        if _get_json(f"{record['url']}/health", 0.5) is not None:
+            return
+        time.sleep(0.1)
+    _terminate(proc.pid, record.get("proc_start"))
+    _mark(record["name"], "failed")
+    raise MlopsError(f"The server for {record['model_uri']} did not become healthy in "
+                     f"{START_TIMEOUT_S:.0f} s; see {log_file}.")
+
+
+def _last_line(path: str) -> str:
+    with contextlib.suppress(OSError), open(path, encoding="utf-8", errors="replace") as fh:
+        lines = [line.strip() for line in fh if line.strip()]
+        return lines[-1] if lines else "no output"
+    return "no output"
+
+
+def _mark(name: str, state: str) -> None:
+    _store().transact(lambda txn: txn.merge("deployments", name, {"state": state}))
+
+
+def record_version(store: Any, name: str, version: int | None) -> None:
+    """Note that deployment ``name`` now serves ``version`` (its alias moved)."""
+    def body(txn: Any) -> None:
+        doc = txn.get("deployments", name) or {}
+        moves = [*doc.get("versions", []), {"version": version, "time": int(time.time() * 1000)}]
+        txn.merge("deployments", name, {"version": version, "versions": moves})
+
+    store.transact(body)
+
+
+# -- stopping and status ------------------------------------------------------------------------
+def undeploy(name: str) -> Deployment:
+    """Stop a deployment's server (SIGTERM, then SIGKILL after 10 s) and mark it stopped."""
+    doc = _doc(name)
+    _terminate(doc.get("pid"), doc.get("proc_start"))
+    _store().transact(lambda txn: txn.merge("deployments", name, {
+        "state": "stopped", "stop_time": int(time.time() * 1000)}))
+    return get_deployment(name)
+
+
+def _terminate(pid: Any, proc_start: Any) -> None:
+    if not isinstance(pid, int) or not process_alive(pid, proc_start):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and process_alive(pid, proc_start):
+        time.sleep(0.05)
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+    if process_alive(pid, proc_start):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _doc(name: str) -> dict[str, Any]:
+    doc = _store().documents("deployments").get(name)
+    if doc is None:
+        known = ", ".join(sorted(_store().documents("deployments"))) or "none"
+        raise NotFound(f"No deployment named {name!r} (deployments: {known}).")
+    return doc
+
+
+def get_deployment(name: str) -> Deployment:
+    """One deployment with its live status."""
+    return _with_status(_doc(name))
+
+
+def list_deployments() -> list[Deployment]:
+    """Every deployment, newest first, with live status (health, requests, latency)."""
+    docs = sorted(_store().documents("deployments").values(), key=lambda d: -d["start_time"])
+    return [_with_status(d) for d in docs]
+
+
+def _with_status(doc: dict[str, Any]) -> Deployment:
+    live: dict[str, Any] = {}
+    state = doc.get("state", "unknown")
+    if state not in ("stopped", "failed"):
+        alive = doc.get("host_name") != socket.gethostname() or process_alive(doc.get("pid"), doc.get("proc_start"))
+        text = _get_text(f"{doc['url']}/metrics", 1.0) if alive else None
+        state = "running" if text is not None else "down"
+        if text is not None:
+            live = parse_metrics(text)
+    fields = {k: doc.get(k) for k in ("name", "model_uri", "version", "url", "host", "port", "pid",
+                                       "start_time", "versions", "log_file")}
+    fields["versions"] = fields["versions"] or []
+    return Deployment(**fields, status=state, **live)
+
+
+def parse_metrics(text: str) -> dict[str, Any]:
+    """Requests, errors, p50/p95 latency and uptime from our Prometheus text."""
+    requests = errors = 0
+    buckets: list[tuple[float, int]] = []
+    uptime = None
+    for line in text.splitlines():
+        if line.startswith("#") or " " not in line:
+            continue
+        metric, value = line.rsplit(" ", 1)
+        if metric.startswith("mlops_requests_total"):
+            requests += int(float(value))
+            status = re.search(r'status="(\d+)"', metric)
+            errors += int(float(value)) if status and int(status.group(1)) >= 400 else 0
+        elif metric.startswith("mlops_request_latency_ms_bucket"):
+            bound = re.search(r'le="([^"]+)"', metric).group(1)  # type: ignore[union-attr]
+            buckets.append((float("inf") if bound == "+Inf" else float(bound), int(float(value))))
+        elif metric.startswith("mlops_uptime_seconds"):
+            uptime = float(value)
+    return {"requests": requests, "errors": errors, "uptime_s": uptime,
+            "error_rate": errors / requests if requests else None,
+            "p50_ms": _quantile(buckets, 0.5), "p95_ms": _quantile(buckets, 0.95)}
+
+
+def _quantile(buckets: list[tuple[float, int]], q: float) -> float | None:
+    """Histogram quantile as Prometheus computes it (linear within the bucket)."""
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    rank = q * buckets[-1][1]
+    lower_bound, lower_count = 0.0, 0
+    for bound, count in buckets:
+        if count >= rank:
+            if bound == float("inf"):
+                return lower_bound
+            span = count - lower_count
+            return lower_bound + (bound - lower_bound) * ((rank - lower_count) / span if span else 1)
+        lower_bound, lower_count = bound, count
+    return None
+
+
+def _get_text(url: str, timeout: float) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - our own URL
+            return response.read().decode()
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def _get_json(url: str, timeout: float) -> Any:
+    text = _get_text(url, timeout)
+    try:
+        return None if text is None else json.loads(text)
+    except ValueError:
+        return None

@@ -1,0 +1,162 @@
+"""The model server's HTTP layer (tornado): routes to :class:`ModelService` calls.
+
+This is the one module of ``serving`` that imports tornado; everything it answers comes from
+the service. Errors are JSON: ``{"error_code": ..., "message": ...}`` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from typing import Any
+
+import tornado.ioloop
+import tornado.web
+
+from jupyter_mlops.errors import InvalidInput, MlopsError, NotFound
+from jupyter_mlops.serving.service import ModelService
+
+MAX_BODY_BYTES = 20 * 1024 * 1024
+FOLLOW_INTERVAL_MS = 1000
+
+
+class _Handler(tornado.web.RequestHandler):
+    def initialize(self, service: ModelService) -> None:
+        self.service = service
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        reason = self._reason if status_code != 500 else "internal error; see the server log"
+        self.finish(json.dumps({"error_code": _code(status_code), "message": reason}))
+
+    def fail(self, status: int, message: str) -> None:
+        self.set_status(status)
+        self.finish(json.dumps({"error_code": _code(status), "message": message}))
+
+
+def _code(status: int) -> str:
+    return {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413:
+            "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}.get(status, "INTERNAL_ERROR")
+
+
+@tornado.web.stream_request_body
+class Invocations(_Handler):
+    """``POST /invocations``. The body streams in: an oversized one is read and dropped (up to
+    the server's hard limit) so the client can read a JSON 413 instead of a reset connection."""
+
+    def prepare(self) -> None:
+        self._chunks: list[bytes] = []
+        self._size = 0
+        declared = self.request.headers.get("Content-Length", "")
+        self._too_large = declared.isdigit() and int(declared) > MAX_BODY_BYTES
+
+    def data_received(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        self._too_large = self._too_large or self._size > MAX_BODY_BYTES
+        if not self._too_large:
+            self._chunks.append(chunk)
+
+    def post(self) -> None:
+        if self._too_large:
+            self.service.metrics.observe(413, 0.0)
+            return self.fail(413, f"The request body is larger than {MAX_BODY_BYTES >> 20} MiB; "
+                             "send smaller batches.")
+        started = time.perf_counter()
+        status, rows = 200, 0
+        self.request.body = b"".join(self._chunks)
+        try:
+            content_type = self.request.headers.get("Content-Type", "")
+            if not content_type.split(";")[0].strip().lower() == "application/json":
+                status = 415
+                return self.fail(415, f"Content-Type must be application/json, not {content_type!r}.")
+            result = self.service.invoke(self.request.body)
+            rows = len(result["predictions"])
+            self.finish(json.dumps(result))
+        except InvalidInput as e:
+            status = 400
+            self.fail(400, str(e))
+        finally:
+            self.service.metrics.observe(status, (time.perf_counter() - started) * 1000, rows)
+
+
+class Health(_Handler):
+    def get(self) -> None:
+        self.finish(json.dumps(self.service.health()))
+
+
+class Metadata(_Handler):
+    def get(self) -> None:
+        self.finish(json.dumps(self.service.metadata(), default=str))
+
+
+class PromMetrics(_Handler):
+    def get(self) -> None:
+        self.set_header("Content-Type", "text/plain; version=0.0.4")
+        self.finish(self.service.metrics_text())
+
+
+class NotFoundHandler(_Handler):
+    def prepare(self) -> None:
+        self.fail(404, f"No route {self.request.path}; use POST /invocations, GET /health, "
+                  "/metadata or /metrics.")
+
+
+def make_app(service: ModelService) -> tornado.web.Application:
+    """The tornado application for ``service``."""
+    args = {"service": service}
+    return tornado.web.Application(
+        [(r"/invocations", Invocations, args), (r"/health", Health, args), (r"/ping", Health, args),
+         (r"/metadata", Metadata, args), (r"/metrics", PromMetrics, args)],
+        default_handler_class=NotFoundHandler, default_handler_args=args,
+    )
+
+
+def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5000, name: str | None = None) -> None:
+    """Load the model and serve it until SIGTERM/SIGINT (blocking)."""
+    try:
+        service = ModelService(model_uri, deployment=name)
+    except (NotFound, InvalidInput) as e:
+        raise MlopsError(f"Cannot serve {model_uri}: {e}") from e
+    asyncio.run(_run(service, host, port))
+
+
+async def _run(service: ModelService, host: str, port: int) -> None:
+    app = make_app(service)
+    server = app.listen(port, address=host, max_body_size=4 * MAX_BODY_BYTES)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    follower = None
+    if service.follows_alias():
+        follower = tornado.ioloop.PeriodicCallback(lambda: _follow(service, loop), FOLLOW_INTERVAL_MS)
+        follower.start()
+    print(f"Serving {service.model_uri} (version {service.current.version}) on http://{host}:{port}",
+          flush=True)
+    await stop.wait()
+    if follower:
+        follower.stop()
+    server.stop()
+    service.close()
+
+
+def _follow(service: ModelService, loop: asyncio.AbstractEventLoop) -> None:
+    # Loading runs in a worker thread; the swap is one assignment, so serving never pauses.
+    future = loop.run_in_executor(None, service.reload_if_moved)
+    future.add_done_callback(lambda f: _announce(service, f))
+
+
+def _announce(service: ModelService, future: Any) -> None:
+    if future.exception() is not None:
+        print(f"Reload failed, still serving version {service.current.version}: {future.exception()}",
+              flush=True)
+    elif future.result() is not None:
+        print(f"Alias moved: now serving version {service.current.version}", flush=True)
+        if service.deployment:
+            from jupyter_mlops.serving.deploy import record_version
+
+            record_version(service.store, service.deployment, service.current.version)

@@ -1,0 +1,232 @@
+"""A model behind the scoring protocol, independent of any web framework.
+
+:class:`ModelService` loads a model by URI (hash-verified), answers invocations, health,
+metadata and Prometheus metrics, logs predictions off the request path, and — for
+``models:/name@alias`` — follows the alias: when it moves, the new version is loaded beside the
+old one and swapped in with one assignment, so requests in flight never fail.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from bisect import bisect_left
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from jupyter_mlops.errors import InvalidInput, MlopsError
+from jupyter_mlops.serving import scoring
+from jupyter_mlops.tracking.models import model_files as resolve_model_files
+
+BUCKETS_MS = (0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
+MAX_PENDING_LOG_ROWS = 200_000
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One loaded model version."""
+
+    model: Any
+    name: str
+    version: int | None
+    uri: str
+    signature: dict[str, Any] | None
+    loaded_at: float
+
+
+class Metrics:
+    """Request counters and a latency histogram, rendered in Prometheus text format."""
+
+    def __init__(self) -> None:
+        self.by_status: dict[int, int] = {}
+        self.buckets = [0] * (len(BUCKETS_MS) + 1)
+        self.latency_sum_ms = 0.0
+        self.rows = 0
+        self.dropped_log_rows = 0
+        self._lock = threading.Lock()
+
+    def observe(self, status: int, latency_ms: float, rows: int = 0) -> None:
+        with self._lock:
+            self.by_status[status] = self.by_status.get(status, 0) + 1
+            self.buckets[bisect_left(BUCKETS_MS, latency_ms)] += 1
+            self.latency_sum_ms += latency_ms
+            self.rows += rows
+
+    def render(self, model: LoadedModel, started: float) -> str:
+        labels = f'model="{_label(model.name)}",version="{model.version or ""}"'
+        lines = [
+            "# HELP mlops_requests_total Invocation requests by HTTP status.",
+            "# TYPE mlops_requests_total counter",
+        ]
+        with self._lock:
+            for status, count in sorted(self.by_status.items()):
+                lines.append(f'mlops_requests_total{{{labels},status="{status}"}} {count}')
+            lines += [
+                "# HELP mlops_request_latency_ms Invocation latency in milliseconds.",
+                "# TYPE mlops_request_latency_ms histogram",
+            ]
+            total = 0
+            for bound, count in zip([*BUCKETS_MS, "+Inf"], self.buckets, strict=True):
+                total += count
+                lines.append(f'mlops_request_latency_ms_bucket{{{labels},le="{bound}"}} {total}')
+            lines.append(f"mlops_request_latency_ms_sum{{{labels}}} {self.latency_sum_ms:.3f}")
+            lines.append(f"mlops_request_latency_ms_count{{{labels}}} {total}")
+            lines.append(f"mlops_predicted_rows_total{{{labels}}} {self.rows}")
+            lines.append(f"mlops_dropped_log_rows_total{{{labels}}} {self.dropped_log_rows}")
+        lines.append(f"mlops_uptime_seconds{{{labels}}} {time.time() - started:.1f}")
+        return "\n".join(lines) + "\n"
+
+
+def _label(text: str) -> str:
+    return str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+class PredictionLog:
+    """Predictions queued on the request path, written to the store by a background thread."""
+
+    def __init__(self, store: Any, deployment: str, metrics: Metrics, interval: float = 1.0):
+        self.store = store
+        self.stream = f"predictions/{deployment}"
+        self.metrics = metrics
+        self.interval = interval
+        self._queue: deque[tuple[Any, ...]] = deque()
+        self._pending_rows = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="mlops-prediction-log", daemon=True)
+        self._thread.start()
+
+    def add(self, frame: Any, predictions: list[Any], version: int | None) -> None:
+        if self._pending_rows + len(predictions) > MAX_PENDING_LOG_ROWS:
+            self.metrics.dropped_log_rows += len(predictions)
+            return
+        self._pending_rows += len(predictions)
+        self._queue.append((time.time(), uuid.uuid4().hex[:16], version, frame, predictions))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.flush()
+
+    def flush(self) -> None:
+        records = []
+        while self._queue:
+            ts, request_id, version, frame, predictions = self._queue.popleft()
+            self._pending_rows -= len(predictions)
+            records += _rows(ts, request_id, version, frame, predictions)
+        if records:
+            try:
+                self.store.append_records(self.stream, records)
+            except Exception:  # the log must never take the server down
+                self.metrics.dropped_log_rows += len(records)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.flush()
+
+
+def _rows(ts: float, request_id: str, version: Any, frame: Any, predictions: list[Any]) -> list[dict]:
+    import pandas as pd
+
+    if isinstance(frame, pd.DataFrame):
+        rows = frame.to_dict(orient="records")
+    else:
+        rows = [{"values": list(r)} for r in frame.tolist()]
+    ms = int(ts * 1000)
+    return [
+        {"ts": ms, "request_id": request_id, "version": version, "inputs": row, "prediction": pred}
+        for row, pred in zip(rows, predictions, strict=False)
+    ]
+
+
+def _warm_up(model: Any, example: Any, signature: dict[str, Any] | None) -> None:
+    """Predict once on the stored example so the first real request pays no lazy imports."""
+    if not example:
+        return
+    try:
+        body = {"dataframe_split": example} if isinstance(example, dict) else {"instances": example}
+        import json
+
+        model.predict(scoring.conform(scoring.parse_request(json.dumps(body).encode()), signature))
+    except Exception:  # noqa: S110 - a warm-up failure shows up on the first real request
+        pass
+
+
+class ModelService:
+    """Everything the model server does, as plain method calls."""
+
+    def __init__(self, model_uri: str, deployment: str | None = None, store: Any = None):
+        from jupyter_mlops.store import get_store
+
+        self.model_uri = model_uri
+        self.deployment = deployment
+        self.store = store or get_store()
+        self.started = time.time()
+        self.metrics = Metrics()
+        self.current = self._load()
+        self.log = PredictionLog(self.store, deployment, self.metrics) if deployment else None
+        self._reload_lock = threading.Lock()
+
+    def _load(self) -> LoadedModel:
+        import pickle
+
+        files = resolve_model_files(self.model_uri)
+        with open(files.model_file, "rb") as fh:
+            model = pickle.load(fh)  # noqa: S301 - model_files verified the sha256
+        _warm_up(model, files.descriptor.get("input_example"), files.signature)
+        return LoadedModel(model, files.name, files.version, files.uri, files.signature, time.time())
+
+    # -- requests -----------------------------------------------------------------------------
+    def invoke(self, body: bytes) -> dict[str, Any]:
+        """Predictions for a scoring-protocol body; ``InvalidInput`` names any problem."""
+        model = self.current  # one read: a reload swapping models mid-request is harmless
+        frame = scoring.conform(scoring.parse_request(body), model.signature)
+        try:
+            predicted = model.model.predict(frame)
+        except Exception as e:
+            raise InvalidInput(f"The model could not predict on this input: {e}") from e
+        predictions = scoring.predictions_json(predicted)
+        if self.log is not None:
+            self.log.add(frame, predictions, model.version)
+        return {"predictions": predictions}
+
+    def health(self) -> dict[str, Any]:
+        m = self.current
+        return {"status": "ok", "model": m.name, "version": m.version, "uri": self.model_uri}
+
+    def metadata(self) -> dict[str, Any]:
+        m = self.current
+        return {
+            "model_uri": self.model_uri, "name": m.name, "version": m.version,
+            "resolved_uri": m.uri, "signature": m.signature, "deployment": self.deployment,
+            "loaded_at": int(m.loaded_at * 1000), "started_at": int(self.started * 1000),
+        }
+
+    def metrics_text(self) -> str:
+        return self.metrics.render(self.current, self.started)
+
+    # -- alias following -------------------------------------------------------------------------
+    def follows_alias(self) -> bool:
+        return self.model_uri.startswith("models:/") and "@" in self.model_uri
+
+    def reload_if_moved(self) -> LoadedModel | None:
+        """Load and swap in the alias's new version if it moved; return it (else ``None``)."""
+        if not self.follows_alias() or not self._reload_lock.acquire(blocking=False):
+            return None
+        try:
+            from jupyter_mlops.registry.registry import resolve_model_uri
+
+            try:
+                version = resolve_model_uri(self.model_uri).version
+            except MlopsError:
+                return None  # alias deleted: keep serving what we have
+            if version == self.current.version:
+                return None
+            self.current = self._load()
+            return self.current
+        finally:
+            self._reload_lock.release()
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
