@@ -1,0 +1,497 @@
+"""Building blocks of the run-search filter dialect: tokens, fields and comparisons.
+
+:mod:`jupyter_mlops.tracking.search` documents the dialect and parses it with these pieces;
+each comparison here is compiled once into a closure over a run document, so evaluating a
+filter never parses again. Every malformed input raises :class:`~jupyter_mlops.errors.FilterError`
+naming the offending token and its 0-based position.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from jupyter_mlops.errors import FilterError
+
+Run = dict[str, Any]
+Predicate = Callable[[Run], bool]
+
+_SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"[^\W\d]\w*")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(\.[0-9]*)?|(\.[0-9]+))([eE][+-]?[0-9]+)?")  # groups: not int
+_KEY = re.compile(r"[\w\-./:]+")
+_OPERATORS = ("==", "!=", "<>", "<=", ">=", "=", "<", ">")
+_KEYWORDS = frozenset({"AND", "OR", "NOT", "LIKE", "ILIKE", "IN", "IS", "NULL", "TRUE", "FALSE"})
+_EMPTY: dict[str, Any] = {}
+_COMPARE = {
+    "=": operator.eq,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<>": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+_PREFIXES = {
+    "metrics": "metrics",
+    "metric": "metrics",
+    "params": "params",
+    "param": "params",
+    "tags": "tags",
+    "tag": "tags",
+    "attributes": "attributes",
+    "attribute": "attributes",
+    "attr": "attributes",
+    "run": "attributes",
+    "datasets": "datasets",
+    "dataset": "datasets",
+}
+_SECTIONS = ("metrics", "params", "tags", "attributes", "datasets")
+_ALIASES = {
+    "id": "run_id",
+    "run_uuid": "run_id",
+    "name": "run_name",
+    "duration": "duration_s",
+    "user_id": "user",
+}
+_DATASET_KEYS = ("name", "digest", "context")
+
+
+# -- tokens ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Token:
+    """One lexical token: ``kind`` is ident, word, kw, str, num, op, ``(``, ``)``, ``,`` or end."""
+
+    kind: str
+    text: str
+    pos: int
+    value: Any = None
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split ``text`` into tokens, ending with an ``end`` token at ``len(text)``."""
+    tokens = []
+    pos = 0
+    while True:
+        space = _SPACE.match(text, pos)
+        pos = space.end() if space else pos
+        if pos >= len(text):
+            tokens.append(Token("end", "", len(text)))
+            return tokens
+        token = _next_token(text, pos)
+        tokens.append(token)
+        pos += len(token.text)
+
+
+def _next_token(text: str, pos: int) -> Token:
+    char = text[pos]
+    if char in "(),":
+        return Token(char, char, pos)
+    if char in "'\"":
+        value, end = _read_quoted(text, pos, "string")
+        return Token("str", text[pos:end], pos, value)
+    if char == "`":
+        hint = "back-ticks quote a key right after a prefix, e.g. metrics.`my metric`"
+        raise FilterError(hint, text, pos, char)
+    for op in _OPERATORS:
+        if text.startswith(op, pos):
+            return Token("op", op, pos)
+    number = _NUMBER.match(text, pos)
+    if number:
+        return _number_token(text, number)
+    word = _WORD.match(text, pos)
+    if word:
+        return _word_token(text, word)
+    raise FilterError(f"unexpected character {char!r}", text, pos, char)
+
+
+def _read_quoted(text: str, start: int, what: str) -> tuple[str, int]:
+    """The unescaped content of the quoted token at ``start`` and the offset just after it."""
+    quote, out, i = text[start], [], start + 1
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):
+            following = text[i + 1]
+            out.append(following if following in (quote, "\\") else char + following)
+            i += 2
+        elif char == quote and text.startswith(quote, i + 1):
+            out.append(quote)
+            i += 2
+        elif char == quote:
+            return "".join(out), i + 1
+        else:
+            out.append(char)
+            i += 1
+    message = f"unterminated {what}: add the closing {quote}"
+    raise FilterError(message, text, start, text[start : start + 20])
+
+
+def _number_token(text: str, match: re.Match[str]) -> Token:
+    end = match.end()
+    glued = _KEY.match(text, end)
+    if glued:
+        bad = text[match.start() : glued.end()]
+        raise FilterError(f"malformed number {bad!r}", text, match.start(), bad)
+    return Token("num", match.group(), match.start(), parse_number(match.group()))
+
+
+def _word_token(text: str, match: re.Match[str]) -> Token:
+    word, start, end = match.group(), match.start(), match.end()
+    if not text.startswith(".", end):
+        if word.isascii() and word.upper() in _KEYWORDS:
+            return Token("kw", word, start, word.upper())
+        return Token("word", word, start, word)
+    key_start = end + 1
+    if text[key_start : key_start + 1] in ("`", '"'):
+        key, key_end = _read_quoted(text, key_start, "quoted key")
+    elif plain := _KEY.match(text, key_start):
+        key, key_end = plain.group(), plain.end()
+    else:
+        found = text[key_start : key_start + 1].strip()
+        raise FilterError(f"missing key after '{word}.'", text, key_start, found)
+    if not key:
+        raise FilterError(f"empty key after '{word}.'", text, key_start, text[key_start:key_end])
+    return Token("ident", text[start:key_end], start, (word, key))
+
+
+@functools.lru_cache(maxsize=16384)
+def parse_number(text: str) -> int | float | None:
+    """``text`` as a number when it is written as one (no ``nan``, ``inf`` or ``1_000``)."""
+    match = _NUMBER.fullmatch(text)
+    if match is None:
+        return None
+    if match.lastindex is None:  # no fraction, no exponent: an integer, exactly
+        try:
+            return int(text)
+        except ValueError:  # more digits than int() accepts from text
+            pass
+    return float(text)
+
+
+# -- fields ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Field:
+    """A resolved field: how to read it from a run and how to compare it.
+
+    Attributes
+    ----------
+    name : str
+        As written in messages, e.g. ``metrics.acc``.
+    kind : str
+        ``"number"``, ``"text"`` or ``"many"`` (several text values, any of which may match).
+    get : callable
+        Run document -> value (``None`` when missing), or a list of values for ``"many"``.
+    fold : bool
+        Compare case-insensitively.
+    time : bool
+        Milliseconds since the epoch; ISO date literals are accepted.
+    """
+
+    name: str
+    kind: str
+    get: Callable[[Run], Any]
+    fold: bool = False
+    time: bool = False
+
+
+def _section(run: Run, name: str) -> dict[str, Any]:
+    sub = run.get(name)
+    return sub if isinstance(sub, dict) else _EMPTY
+
+
+def _as_number(value: Any) -> int | float | None:
+    if isinstance(value, (int, float)):
+        return value
+    return parse_number(value) if isinstance(value, str) else None
+
+
+def _as_text(value: Any) -> str | None:
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _metric_getter(key: str) -> Callable[[Run], Any]:
+    def get(run: Run) -> Any:  # the hot path of most filters, hence inlined
+        metrics = run.get("metrics")
+        metric = metrics.get(key) if isinstance(metrics, dict) else None
+        if isinstance(metric, dict):
+            metric = metric.get("last")
+        return metric if isinstance(metric, (int, float)) else _as_number(metric)
+
+    return get
+
+
+def _text_getter(section: str, key: str) -> Callable[[Run], Any]:
+    def get(run: Run) -> Any:
+        values = run.get(section)
+        value = values.get(key) if isinstance(values, dict) else None
+        return value if value is None or isinstance(value, str) else str(value)
+
+    return get
+
+
+def _duration(run: Run) -> float | None:
+    start, end = _as_number(run.get("start_time")), _as_number(run.get("end_time"))
+    return None if start is None or end is None else (end - start) / 1000.0
+
+
+def _user(run: Run) -> str | None:
+    tags = _section(run, "tags")
+    return _as_text(run.get("user") or tags.get("mlops.user") or tags.get("mlflow.user"))
+
+
+def _time_getter(name: str) -> Callable[[Run], Any]:
+    return lambda run: _as_number(run.get(name))
+
+
+def _attribute(name: str) -> Callable[[Run], Any]:
+    return lambda run: _as_text(run.get(name))
+
+
+_ATTRIBUTES: dict[str, Callable[[str], Field]] = {
+    "run_id": lambda n: Field(n, "text", _attribute("run_id")),
+    "run_name": lambda n: Field(n, "text", _attribute("run_name")),
+    "status": lambda n: Field(n, "text", _attribute("status"), fold=True),
+    "start_time": lambda n: Field(n, "number", _time_getter("start_time"), time=True),
+    "end_time": lambda n: Field(n, "number", _time_getter("end_time"), time=True),
+    "duration_s": lambda n: Field(n, "number", _duration),
+    "experiment": lambda n: Field(n, "text", _attribute("experiment")),
+    "experiment_id": lambda n: Field(n, "text", _attribute("experiment_id")),
+    "parent_run_id": lambda n: Field(n, "text", _attribute("parent_run_id")),
+    "user": lambda n: Field(n, "text", _user),
+}
+
+
+def _dataset_getter(key: str) -> Callable[[Run], list[Any]]:
+    def get(run: Run) -> list[Any]:
+        datasets = run.get("datasets") or ()
+        return [_as_text(d.get(key)) for d in datasets if isinstance(d, dict)]
+
+    return get
+
+
+def _suggest(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def resolve_field(token: Token, text: str) -> Field:
+    """The :class:`Field` an ``ident`` token names; ``FilterError`` for unknown prefixes or keys."""
+    prefix, key = token.value
+    section = _PREFIXES.get(prefix.lower())
+    key_pos = token.pos + len(prefix) + 1
+    raw_key = token.text[len(prefix) + 1 :]
+    if section is None:
+        hint = _suggest(prefix.lower(), _SECTIONS) or f"; use {', '.join(_SECTIONS)}"
+        raise FilterError(f"unknown prefix {prefix!r}{hint}", text, token.pos, prefix)
+    name = f"{section}.{key}" if _KEY.fullmatch(key) else f"{section}.`{key}`"
+    if section == "metrics":
+        return Field(name, "number", _metric_getter(key))
+    if section in ("params", "tags"):
+        return Field(name, "text", _text_getter(section, key))
+    if section == "datasets":
+        if key not in _DATASET_KEYS:
+            hint = _suggest(key, _DATASET_KEYS) or f"; use one of {', '.join(_DATASET_KEYS)}"
+            raise FilterError(f"unknown dataset field {key!r}{hint}", text, key_pos, raw_key)
+        return Field(name, "many", _dataset_getter(key))
+    attribute = _ALIASES.get(key.lower(), key.lower())
+    if attribute not in _ATTRIBUTES:
+        hint = _suggest(key, [*_ATTRIBUTES, *_ALIASES]) or f" (known: {', '.join(_ATTRIBUTES)})"
+        raise FilterError(f"unknown attribute {key!r}{hint}", text, key_pos, raw_key)
+    return _ATTRIBUTES[attribute](f"attributes.{attribute}")
+
+
+def bare_word_error(token: Token, text: str) -> FilterError:
+    """The error for a field written without a prefix, with the likely fix."""
+    word = token.text
+    if word.lower() in _PREFIXES:
+        return FilterError(f"{word!r} needs a key: write {word}.<key>", text, token.pos, word)
+    if word in _ATTRIBUTES or word in _ALIASES:
+        hint = f"did you mean attributes.{_ALIASES.get(word, word)}?"
+    else:
+        hint = f"did you mean metrics.{word} or params.{word}?"
+    return FilterError(f"field {word!r} needs a prefix: {hint}", text, token.pos, word)
+
+
+# -- literals and comparisons ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Literal:
+    """A value in a filter: ``kind`` is ``"text"``, ``"number"`` or ``"bool"``."""
+
+    kind: str
+    text: str
+    number: int | float | None
+    token: Token
+
+
+def any_of(parts: list[Predicate]) -> Predicate:
+    """``parts[0] OR parts[1] OR ...``."""
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        first, second = parts
+        return lambda run: first(run) or second(run)
+    return lambda run: any(part(run) for part in parts)
+
+
+def negation(inner: Predicate) -> Predicate:
+    """``NOT inner``: plain negation, so a NULL comparison under NOT holds."""
+    return lambda run: not inner(run)
+
+
+def all_of(parts: list[Predicate]) -> Predicate:
+    """``parts[0] AND parts[1] AND ...``."""
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        first, second = parts
+        return lambda run: first(run) and second(run)
+    return lambda run: all(part(run) for part in parts)
+
+
+def _wrap(field: Field, test: Callable[[Any], bool]) -> Predicate:
+    """A predicate that is false on NULL and otherwise applies ``test`` to the field's value."""
+    get = field.get
+    if field.kind == "many":
+        return lambda run: any(v is not None and test(v) for v in get(run))
+
+    def predicate(run: Run) -> bool:
+        value = get(run)
+        return value is not None and test(value)
+
+    return predicate
+
+
+def _is_null(field: Field, want_null: bool) -> Predicate:
+    get = field.get
+    if field.kind == "many":
+        return lambda run: all(v is None for v in get(run)) == want_null
+    return lambda run: (get(run) is None) == want_null
+
+
+def _text_test(field: Field, op: str, literal: Literal) -> Callable[[Any], bool]:
+    compare, number = _COMPARE[op], literal.number
+    target = literal.text.lower() if field.fold or literal.kind == "bool" else literal.text
+    if literal.kind == "bool":
+        return lambda v: compare(v.lower(), target)
+    if number is None:
+        if field.fold:
+            return lambda v: compare(v.lower(), target)
+        return lambda v: compare(v, target)
+
+    def test(value: str) -> bool:
+        stored = parse_number(value)
+        if stored is not None:
+            return compare(stored, number)
+        return compare(value.lower() if field.fold else value, target)
+
+    return test
+
+
+def _iso_ms(text: str) -> int | None:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return round(moment.timestamp() * 1000)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _number_of(field: Field, literal: Literal, text: str) -> int | float:
+    if literal.number is not None and literal.kind != "text":
+        return literal.number
+    token = literal.token
+    if field.time:
+        ms = _iso_ms(literal.text)
+        if ms is None:
+            message = (
+                f"{field.name} takes milliseconds since the epoch (e.g. 1700000000000) "
+                f"or an ISO date such as '2024-01-31', not {token.text}"
+            )
+            raise FilterError(message, text, token.pos, token.text)
+        return ms
+    message = f"{field.name} is a number, but {token.text} is a string: remove the quotes"
+    raise FilterError(message, text, token.pos, token.text)
+
+
+def compare(field: Field, op: Token, literal: Literal, text: str) -> Predicate:
+    """``field <op> literal``."""
+    if field.kind == "number":
+        get, target, fn = field.get, _number_of(field, literal, text), _COMPARE[op.text]
+
+        def predicate(run: Run) -> bool:
+            value = get(run)
+            return value is not None and fn(value, target)
+
+        return predicate
+    if literal.kind == "bool" and _COMPARE[op.text] not in (operator.eq, operator.ne):
+        message = f"TRUE and FALSE only work with =, != and IN, not {op.text}"
+        raise FilterError(message, text, op.pos, op.text)
+    return _wrap(field, _text_test(field, op.text, literal))
+
+
+def like(field: Field, op: Token, literal: Literal, negate: bool, text: str) -> Predicate:
+    """``field [NOT] LIKE|ILIKE 'pattern'``."""
+    if field.kind == "number":
+        message = f"{op.text} matches text, but {field.name} is a number: use =, <, > ... or IN"
+        raise FilterError(message, text, op.pos, op.text)
+    if literal.kind != "text":
+        token = literal.token
+        raise FilterError(
+            f"{op.text} needs a quoted pattern such as '%rf%'", text, token.pos, token.text
+        )
+    regex = like_regex(literal.text, ignore_case=field.fold or op.value == "ILIKE")
+    if negate:
+        return _wrap(field, lambda v: regex.fullmatch(v) is None)
+    return _wrap(field, lambda v: regex.fullmatch(v) is not None)
+
+
+def like_regex(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
+    r"""A regex for a SQL ``LIKE`` pattern (``%``, ``_``; ``\%``, ``\_``, ``\\`` escape)."""
+    parts, i = [], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and pattern[i + 1 : i + 2] in ("%", "_", "\\"):
+            parts.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        if char == "%":
+            if not parts or parts[-1] != ".*":  # '%%' would only add backtracking
+                parts.append(".*")
+        else:
+            parts.append("." if char == "_" else re.escape(char))
+        i += 1
+    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def is_in(field: Field, literals: list[Literal], negate: bool, text: str) -> Predicate:
+    """``field [NOT] IN (values...)``: equal to any of the values."""
+    if field.kind == "number":
+        targets = frozenset(_number_of(field, lit, text) for lit in literals)
+        test: Callable[[Any], bool] = targets.__contains__
+    elif all(lit.kind == "text" and lit.number is None for lit in literals):
+        texts = frozenset(lit.text.lower() if field.fold else lit.text for lit in literals)
+        test = (lambda v: v.lower() in texts) if field.fold else texts.__contains__
+    else:
+        tests = [_text_test(field, "=", lit) for lit in literals]
+        test = _any_test(tests)
+    if negate:
+        return _wrap(field, lambda v: not test(v))
+    return _wrap(field, test)
+
+
+def _any_test(tests: list[Callable[[Any], bool]]) -> Callable[[Any], bool]:
+    return lambda value: any(test(value) for test in tests)
+
+
+def is_null(field: Field, negate: bool) -> Predicate:
+    """``field IS [NOT] NULL``."""
+    return _is_null(field, want_null=not negate)
