@@ -43,14 +43,18 @@ def _parser() -> argparse.ArgumentParser:
 
     runs = sub.add_parser("runs", help="list runs as a table")
     runs.add_argument("-e", "--experiment", action="append", help="experiment name (repeatable)")
-    runs.add_argument("-f", "--filter", help="e.g. \"metrics.accuracy > 0.9 and params.model = 'rf'\"")
+    runs.add_argument(
+        "-f", "--filter", help="e.g. \"metrics.accuracy > 0.9 and params.model = 'rf'\""
+    )
     runs.add_argument("-o", "--order-by", action="append", help="e.g. 'metrics.accuracy DESC'")
     runs.add_argument("-n", "--max-results", type=int, default=50, help="at most N rows (50)")
     runs.add_argument("--columns", help="comma-separated columns to show (default: a summary)")
     runs.set_defaults(handler=_runs)
 
     serve = sub.add_parser("serve", help="serve a model over HTTP (MLflow's scoring protocol)")
-    serve.add_argument("model_uri", help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/PATH or a folder")
+    serve.add_argument(
+        "model_uri", help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/PATH or a folder"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     serve.add_argument("--port", type=int, default=5000, help="port (5000)")
     serve.add_argument("--name", help="deployment name: logs predictions under it")
@@ -101,7 +105,9 @@ def _table(frame: Any, columns: str | None) -> str:
         if unknown:
             from jupyter_mlops.errors import InvalidInput
 
-            raise InvalidInput(f"Unknown column {unknown[0]!r}; columns: {', '.join(frame.columns)}")
+            raise InvalidInput(
+                f"Unknown column {unknown[0]!r}; columns: {', '.join(frame.columns)}"
+            )
     else:
         metrics = [c for c in frame.columns if c.startswith("metrics.")][:4]
         params = [c for c in frame.columns if c.startswith("params.")][:3]
@@ -130,8 +136,19 @@ def _deployments(args: argparse.Namespace) -> int:
     if not found:
         print("No deployments yet. Start one with %mlops_deploy or `jupyter mlops serve`.")
         return 0
-    rows = [(d.name, d.status, d.model_uri, str(d.version or ""), d.url, str(d.requests),
-             _ms(d.p50_ms), _ms(d.p95_ms)) for d in found]
+    rows = [
+        (
+            d.name,
+            d.status,
+            d.model_uri,
+            str(d.version or ""),
+            d.url,
+            str(d.requests),
+            _ms(d.p50_ms),
+            _ms(d.p95_ms),
+        )
+        for d in found
+    ]
     header = ("name", "status", "model", "version", "url", "requests", "p50", "p95")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
@@ -147,8 +164,9 @@ def _k8s(args: argparse.Namespace) -> int:
     from jupyter_mlops.serving.k8s import export_k8s
 
     _use_store(args)
-    for path in export_k8s(args.model_uri, args.output, name=args.name, replicas=args.replicas,
-                           image=args.image):
+    for path in export_k8s(
+        args.model_uri, args.output, name=args.name, replicas=args.replicas, image=args.image
+    ):
         print(path)
     return 0
 

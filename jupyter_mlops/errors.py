@@ -46,7 +46,7 @@ class NotFound(MlopsError, LookupError):
 
 
 class Conflict(MlopsError, ValueError):
-    """The request contradicts what the store already holds (a write-once param, a taken port...)."""
+    """The request contradicts what the store holds (a write-once param, a taken port...)."""
 
 
 class StoreError(MlopsError, RuntimeError):

@@ -54,7 +54,7 @@ def test_versions_count_up_and_keep_lineage(tracking_store, cancer):
 
 
 def test_autologged_object_reuses_its_run(tracking_store, cancer):
-    X_train, *_ , good, _ = cancer
+    X_train, *_, good, _ = cancer
     with mlops.start_run(name="fit") as run:
         mlops.log_model(good, reference_data=X_train)
     version = mlops.register_model(good, "reuse")
@@ -76,8 +76,13 @@ def test_every_uri_form_loads_the_same_model(tracking_store, cancer):
 
 @pytest.mark.parametrize(
     "alias, message",
-    [("latest", "reserved"), ("v3", "reserved"), ("has space", "Invalid alias"),
-     ("a" * 256, "Invalid alias"), ("", "Invalid alias")],
+    [
+        ("latest", "reserved"),
+        ("v3", "reserved"),
+        ("has space", "Invalid alias"),
+        ("a" * 256, "Invalid alias"),
+        ("", "Invalid alias"),
+    ],
 )
 def test_alias_rules_follow_mlflow(tracking_store, cancer, alias, message):
     mlops.register_model(cancer[4], "rules")
@@ -158,7 +163,11 @@ def test_tampered_registered_model_is_refused(tracking_store, cancer):
         (lambda: mlops.register_model(LinearRegression(), "bad/name"), InvalidInput, "model name"),
         (lambda: mlops.load_model("models:/known@nope"), NotFound, "aliases: none"),
         (lambda: mlops.load_model("models:/"), InvalidInput, "Bad model URI"),
-        (lambda: mlops.promote("known", 1, "prod", checks=["accuracy >> 1"]), InvalidInput, "METRIC OP VALUE"),
+        (
+            lambda: mlops.promote("known", 1, "prod", checks=["accuracy >> 1"]),
+            InvalidInput,
+            "METRIC OP VALUE",
+        ),
         (lambda: mlops.promote("known", 1, "prod", checks=["bogus>=1"]), InvalidInput, "available"),
         (lambda: mlops.promote("known", 1, "prod", force=True), InvalidInput, "reason"),
         (lambda: mlops.promote("known", 1, "prod", data=[1, 2, 3]), InvalidInput, r"pair \(X, y\)"),
@@ -177,18 +186,35 @@ def test_gate_promotes_the_better_and_refuses_the_worse(tracking_store, cancer):
     mlops.register_model(weak, "gate")
     report = mlops.promote("gate", 1, "production", checks=["accuracy>=0.9"], data=(X_test, y_test))
     assert report.passed and report.candidate_metrics["accuracy"] > 0.9
-    assert {"accuracy", "f1", "precision", "recall", "roc_auc", "log_loss"} <= set(report.candidate_metrics)
-    with pytest.raises(mlops.GateFailed, match=r"accuracy >= current - 0.01 \(0\.\d+ vs current v1") as failed:
-        mlops.promote("gate", 2, "production", checks=["accuracy >= current - 0.01"], data=(X_test, y_test))
+    assert {"accuracy", "f1", "precision", "recall", "roc_auc", "log_loss"} <= set(
+        report.candidate_metrics
+    )
+    with pytest.raises(
+        mlops.GateFailed, match=r"accuracy >= current - 0.01 \(0\.\d+ vs current v1"
+    ) as failed:
+        mlops.promote(
+            "gate", 2, "production", checks=["accuracy >= current - 0.01"], data=(X_test, y_test)
+        )
     assert failed.value.report.current_version == 1
     assert mlops.alias_holder("gate", "production") == 1
     stored = mlops.get_model_version("gate", 2).validations
     assert len(stored) == 1 and stored[0]["passed"] is False
-    forced = mlops.promote("gate", 2, "production", checks=["accuracy>=0.99"], data=(X_test, y_test),
-                           force=True, reason="hotfix for incident 12")
+    forced = mlops.promote(
+        "gate",
+        2,
+        "production",
+        checks=["accuracy>=0.99"],
+        data=(X_test, y_test),
+        force=True,
+        reason="hotfix for incident 12",
+    )
     assert forced.forced and not forced.passed
     last = mlops.alias_history("gate", "production")[-1]
-    assert (last["to_version"], last["forced"], last["reason"]) == (2, True, "hotfix for incident 12")
+    assert (last["to_version"], last["forced"], last["reason"]) == (
+        2,
+        True,
+        "hotfix for incident 12",
+    )
 
 
 def test_gate_without_data_uses_recorded_metrics_and_regression(tracking_store):
@@ -199,7 +225,9 @@ def test_gate_without_data_uses_recorded_metrics_and_regression(tracking_store):
         uri = mlops.log_model(model)
     mlops.register_model(uri, "reg")
     assert mlops.promote("reg", 1, "staging", checks=["val_rmse <= 60"]).passed
-    report = mlops.promote("reg", 1, "prod", checks=["rmse <= current + 1", "r2 >= 0.4"], data=(X, y))
+    report = mlops.promote(
+        "reg", 1, "prod", checks=["rmse <= current + 1", "r2 >= 0.4"], data=(X, y)
+    )
     assert report.passed and {"mae", "mse", "rmse", "r2"} == set(report.candidate_metrics)
 
 
@@ -219,8 +247,9 @@ REGISTER = textwrap.dedent(
 def test_concurrent_registration_gets_distinct_versions(tracking_store):
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     procs = [
-        subprocess.Popen([sys.executable, "-c", REGISTER, tracking_store], stdout=subprocess.PIPE,
-                         env=env)
+        subprocess.Popen(
+            [sys.executable, "-c", REGISTER, tracking_store], stdout=subprocess.PIPE, env=env
+        )
         for _ in range(3)
     ]
     versions = [int(v) for p in procs for v in p.communicate(timeout=120)[0].split()]

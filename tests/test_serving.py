@@ -77,11 +77,35 @@ def test_every_payload_format_predicts_like_load_model(served):
     [
         (b"{not json", "application/json", 400, "not valid JSON"),
         ({"columns": []}, "application/json", 400, "exactly one of"),
-        ({"instances": [[1, 2, 3, 4]], "inputs": [[1, 2, 3, 4]]}, "application/json", 400, "exactly one of"),
-        ({"dataframe_records": [{"sepal length (cm)": 1}]}, "application/json", 400, "Missing column"),
-        ({"dataframe_split": {"columns": ["a", "sepal length (cm)", "sepal width (cm)",
-          "petal length (cm)", "petal width (cm)"], "data": [[0, 1, 2, 3, 4]]}},
-         "application/json", 400, "Unexpected column(s): 'a'"),
+        (
+            {"instances": [[1, 2, 3, 4]], "inputs": [[1, 2, 3, 4]]},
+            "application/json",
+            400,
+            "exactly one of",
+        ),
+        (
+            {"dataframe_records": [{"sepal length (cm)": 1}]},
+            "application/json",
+            400,
+            "Missing column",
+        ),
+        (
+            {
+                "dataframe_split": {
+                    "columns": [
+                        "a",
+                        "sepal length (cm)",
+                        "sepal width (cm)",
+                        "petal length (cm)",
+                        "petal width (cm)",
+                    ],
+                    "data": [[0, 1, 2, 3, 4]],
+                }
+            },
+            "application/json",
+            400,
+            "Unexpected column(s): 'a'",
+        ),
         ({"instances": [["x", 2, 3, 4]]}, "application/json", 400, "must be numeric"),
         ({"instances": [[1, 2]]}, "application/json", 400, "must have 4 values"),
         ({"instances": []}, "application/json", 400, "no rows"),
@@ -89,8 +113,9 @@ def test_every_payload_format_predicts_like_load_model(served):
         (b"[" + b"1," * (11 << 20) + b"1]", "application/json", 413, "larger than"),
     ],
 )
-def test_bad_requests_get_a_json_4xx_and_the_server_keeps_serving(served, body, content_type,
-                                                                  status, message):
+def test_bad_requests_get_a_json_4xx_and_the_server_keeps_serving(
+    served, body, content_type, status, message
+):
     url = served["dep"].url
     got_status, got = post(url, body, content_type)
     assert got_status == status and message in got["message"]

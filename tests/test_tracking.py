@@ -109,11 +109,21 @@ def test_search_across_experiments_with_order_and_limit(tracking_store):
         with mlops.start_run(experiment=exp):
             mlops.log_metric("acc", acc)
             mlops.log_param("model", "rf" if acc > 0.75 else "lr")
-    frame = mlops.search_runs(["a", "b"], filter="params.model = 'rf' or metrics.acc < 0.75",
-                              order_by="metrics.acc DESC", max_results=2)
+    frame = mlops.search_runs(
+        ["a", "b"],
+        filter="params.model = 'rf' or metrics.acc < 0.75",
+        order_by="metrics.acc DESC",
+        max_results=2,
+    )
     assert frame["metrics.acc"].tolist() == [0.9, 0.8]
     assert list(frame.columns[:7]) == [
-        "run_id", "experiment", "run_name", "status", "start_time", "end_time", "duration_s"
+        "run_id",
+        "experiment",
+        "run_name",
+        "status",
+        "start_time",
+        "end_time",
+        "duration_s",
     ]
     assert len(mlops.search_runs()) == 4
     with pytest.raises(NotFound, match="experiments: a, b, c"):

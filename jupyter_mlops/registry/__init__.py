@@ -1,0 +1,1 @@
+"""The model registry: versions, aliases, alias history and the validation gate."""

@@ -32,9 +32,16 @@ OPS = {
     "==": lambda a, b: math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12),
 }
 METRIC_ALIASES = {
-    "accuracy_score": "accuracy", "acc": "accuracy", "f1_score": "f1", "precision_score":
-    "precision", "recall_score": "recall", "roc_auc_score": "roc_auc", "auc": "roc_auc",
-    "mean_absolute_error": "mae", "mean_squared_error": "mse", "root_mean_squared_error": "rmse",
+    "accuracy_score": "accuracy",
+    "acc": "accuracy",
+    "f1_score": "f1",
+    "precision_score": "precision",
+    "recall_score": "recall",
+    "roc_auc_score": "roc_auc",
+    "auc": "roc_auc",
+    "mean_absolute_error": "mae",
+    "mean_squared_error": "mse",
+    "root_mean_squared_error": "rmse",
     "r2_score": "r2",
 }
 
@@ -90,7 +97,9 @@ class GateFailed(Conflict):
 
     def __init__(self, report: ValidationReport):
         self.report = report
-        failed = "; ".join(f"{c['check']} ({c['detail']})" for c in report.checks if not c["passed"])
+        failed = "; ".join(
+            f"{c['check']} ({c['detail']})" for c in report.checks if not c["passed"]
+        )
         super().__init__(
             f"Promotion of {report.name} v{report.version} to {report.alias!r} refused: {failed}. "
             "The alias did not move; fix the model, or override with force=True (--force) and a "
@@ -144,10 +153,18 @@ def promote(
     results = [_evaluate(c, cand_metrics, cur_metrics, current) for c in parsed]
     passed = all(r["passed"] for r in results)
     report = ValidationReport(
-        name=name, version=candidate.version, alias=alias, passed=passed, forced=force and not passed,
-        reason=reason or "", time=int(time.time() * 1000), candidate_metrics=cand_metrics,
-        current_version=current.version if current else None, current_metrics=cur_metrics,
-        checks=results, data=data_info,
+        name=name,
+        version=candidate.version,
+        alias=alias,
+        passed=passed,
+        forced=force and not passed,
+        reason=reason or "",
+        time=int(time.time() * 1000),
+        candidate_metrics=cand_metrics,
+        current_version=current.version if current else None,
+        current_metrics=cur_metrics,
+        checks=results,
+        data=data_info,
     )
     _store_report(report)
     if not passed and not force:
@@ -162,7 +179,9 @@ def _store_report(report: ValidationReport) -> None:
 
     def body(txn: Any) -> None:
         doc = txn.get("model_versions", key)
-        txn.merge("model_versions", key, {"validations": [*doc.get("validations", []), report.to_dict()]})
+        txn.merge(
+            "model_versions", key, {"validations": [*doc.get("validations", []), report.to_dict()]}
+        )
 
     registry._store().transact(body)
 
@@ -206,10 +225,18 @@ def evaluate(model: Any, X: Any, y: Any) -> dict[str, float]:
         raise InvalidInput(f"The model could not predict on the evaluation data: {e}") from e
     if not _is_classification(model, y):
         mse = float(m.mean_squared_error(y, predicted))
-        return {"mae": float(m.mean_absolute_error(y, predicted)), "mse": mse,
-                "rmse": math.sqrt(mse), "r2": float(m.r2_score(y, predicted))}
+        return {
+            "mae": float(m.mean_absolute_error(y, predicted)),
+            "mse": mse,
+            "rmse": math.sqrt(mse),
+            "r2": float(m.r2_score(y, predicted)),
+        }
     out = {"accuracy": float(m.accuracy_score(y, predicted))}
-    for metric, fn in (("precision", m.precision_score), ("recall", m.recall_score), ("f1", m.f1_score)):
+    for metric, fn in (
+        ("precision", m.precision_score),
+        ("recall", m.recall_score),
+        ("f1", m.f1_score),
+    ):
         out[metric] = float(fn(y, predicted, average="weighted", zero_division=0))
     out.update(_probability_metrics(model, X, y))
     return out
@@ -227,7 +254,9 @@ def _probability_metrics(model: Any, X: Any, y: Any) -> dict[str, float]:
         if proba.shape[1] == 2:
             out["roc_auc"] = float(m.roc_auc_score(y, proba[:, 1]))
         else:
-            out["roc_auc"] = float(m.roc_auc_score(y, proba, multi_class="ovr", average="weighted", labels=labels))
+            out["roc_auc"] = float(
+                m.roc_auc_score(y, proba, multi_class="ovr", average="weighted", labels=labels)
+            )
         return out
     except ValueError:  # a class missing from the evaluation data
         return {}
@@ -247,21 +276,38 @@ def _is_classification(model: Any, y: Any) -> bool:
     return kind in "bOUS" or (hasattr(model, "predict_proba") and kind in "iu")
 
 
-def _evaluate(check: Check, cand: dict[str, float], cur: dict[str, float], current: Any) -> dict[str, Any]:
+def _evaluate(
+    check: Check, cand: dict[str, float], cur: dict[str, float], current: Any
+) -> dict[str, Any]:
     if check.metric not in cand:
         known = ", ".join(sorted(cand)) or "none"
-        raise InvalidInput(f"The check {check.text!r} names metric {check.metric!r}; available: {known}.")
+        raise InvalidInput(
+            f"The check {check.text!r} names metric {check.metric!r}; available: {known}."
+        )
     value = cand[check.metric]
     if check.relative:
         if current is None or check.metric not in cur:
-            return {"check": check.text, "passed": True, "value": value, "threshold": None,
-                    "detail": f"{value:.4g}; no current holder to compare with"}
+            return {
+                "check": check.text,
+                "passed": True,
+                "value": value,
+                "threshold": None,
+                "detail": f"{value:.4g}; no current holder to compare with",
+            }
         threshold = cur[check.metric] + check.tolerance
         detail = f"{value:.4g} vs current v{current.version} {cur[check.metric]:.4g}"
         if check.tolerance:
-            detail += f" {'+' if check.tolerance > 0 else '-'} {abs(check.tolerance):g} = {threshold:.4g}"
+            detail += (
+                f" {'+' if check.tolerance > 0 else '-'} {abs(check.tolerance):g} = {threshold:.4g}"
+            )
     else:
         threshold = float(check.value)  # type: ignore[arg-type]
         detail = f"{value:.4g} vs {threshold:g}"
     passed = bool(value == value and OPS[check.op](value, threshold))
-    return {"check": check.text, "passed": passed, "value": value, "threshold": threshold, "detail": detail}
+    return {
+        "check": check.text,
+        "passed": passed,
+        "value": value,
+        "threshold": threshold,
+        "detail": detail,
+    }

@@ -97,8 +97,10 @@ def register_model(
     version's lineage points at the training run.
     """
     check_model_name(name)
-    uri = model_or_uri if isinstance(model_or_uri, str) else _log_object(
-        model_or_uri, name, input_example, reference_data
+    uri = (
+        model_or_uri
+        if isinstance(model_or_uri, str)
+        else _log_object(model_or_uri, name, input_example, reference_data)
     )
     if not uri.startswith("runs:/"):
         raise InvalidInput(
@@ -148,10 +150,17 @@ def _add_version(txn: StoreView, name: str, doc: dict[str, Any]) -> int:
     now = doc["creation_time"]
     model = txn.get("registered_models", name)
     if model is None:
-        txn.put("registered_models", name, {
-            "name": name, "description": "", "tags": {}, "creation_time": now,
-            "last_updated": now,
-        })
+        txn.put(
+            "registered_models",
+            name,
+            {
+                "name": name,
+                "description": "",
+                "tags": {},
+                "creation_time": now,
+                "last_updated": now,
+            },
+        )
     else:
         txn.merge("registered_models", name, {"last_updated": now})
     existing = [d["version"] for d in txn.table("model_versions").values() if d["name"] == name]
@@ -228,7 +237,9 @@ def _versions_of(name: str) -> list[int]:
 
 def _aliases_of(name: str) -> dict[str, int]:
     return {
-        a["alias"]: a["version"] for a in _store().documents("aliases").values() if a["name"] == name
+        a["alias"]: a["version"]
+        for a in _store().documents("aliases").values()
+        if a["name"] == name
     }
 
 
@@ -275,12 +286,18 @@ def search_models(filter: str | None = None) -> list[RegisteredModel]:  # noqa: 
             continue
         numbers = sorted(v["version"] for v in versions if v["name"] == name)
         live = [v["version"] for v in versions if v["name"] == name and v["status"] == "READY"]
-        found.append(RegisteredModel(
-            name=name, description=doc.get("description", ""), tags=dict(doc.get("tags", {})),
-            latest_version=max(live, default=None), versions=numbers,
-            aliases={a["alias"]: a["version"] for a in aliases if a["name"] == name},
-            creation_time=doc["creation_time"], last_updated=doc["last_updated"],
-        ))
+        found.append(
+            RegisteredModel(
+                name=name,
+                description=doc.get("description", ""),
+                tags=dict(doc.get("tags", {})),
+                latest_version=max(live, default=None),
+                versions=numbers,
+                aliases={a["alias"]: a["version"] for a in aliases if a["name"] == name},
+                creation_time=doc["creation_time"],
+                last_updated=doc["last_updated"],
+            )
+        )
     return found
 
 
@@ -288,13 +305,19 @@ def _model_filter(text: str | None) -> str | None:
     """Let model filters say ``name`` for ``attributes.name``, as MLflow's do."""
     if not text:
         return text
-    return re.sub(r"(?<![\w.`\"'])name(?=\s*(=|!=|<>|like|ilike|in|is|not)\b|\s*[=!<>])",
-                  "attributes.name", text, flags=re.IGNORECASE)
+    return re.sub(
+        r"(?<![\w.`\"'])name(?=\s*(=|!=|<>|like|ilike|in|is|not)\b|\s*[=!<>])",
+        "attributes.name",
+        text,
+        flags=re.IGNORECASE,
+    )
 
 
 # -- editing ----------------------------------------------------------------------------------
 def update_model_version(
-    name: str, version: int | str, description: str | None = None,
+    name: str,
+    version: int | str,
+    description: str | None = None,
     tags: dict[str, Any] | None = None,
 ) -> ModelVersion:
     """Change a version's description and add or overwrite its tags."""
@@ -305,7 +328,9 @@ def update_model_version(
     if tags:
         fields["tags"] = fluent._stringify(tags, "tag")
     if fields:
-        _modify_version(name, version, lambda txn, doc: txn.merge("model_versions", _vid(name, version), fields))
+        _modify_version(
+            name, version, lambda txn, doc: txn.merge("model_versions", _vid(name, version), fields)
+        )
     return get_model_version(name, version)
 
 
@@ -314,8 +339,11 @@ def archive_model_version(name: str, version: int | str) -> ModelVersion:
     version = _version_number(version)
 
     def body(txn: StoreView, doc: dict[str, Any]) -> None:
-        held = [a["alias"] for a in txn.table("aliases").values()
-                if a["name"] == name and a["version"] == version]
+        held = [
+            a["alias"]
+            for a in txn.table("aliases").values()
+            if a["name"] == name and a["version"] == version
+        ]
         if held:
             raise Conflict(
                 f"Version {version} of {name!r} still holds alias(es) {', '.join(held)}: move "
@@ -339,14 +367,16 @@ def _modify_version(name: str, version: int, fn: Any) -> None:
 
 # -- aliases ----------------------------------------------------------------------------------
 def check_alias(alias: Any) -> str:
-    """MLflow's alias rules: ``^[\\w-]+$``, ≤ 255 characters, ``latest``/``v<n>`` reserved."""
+    """MLflow's rules: word characters and ``-``, ≤ 255 long, ``latest``/``v<n>`` reserved."""
     if not isinstance(alias, str) or not ALIAS_RE.match(alias) or len(alias) > 255:
         raise InvalidInput(
             f"Invalid alias {alias!r}: use letters, digits, '_' or '-' (at most 255 "
             "characters), e.g. 'production' or 'champion'."
         )
     if RESERVED_ALIAS.match(alias):
-        raise InvalidInput(f"The alias {alias!r} is reserved (latest and v<number> are): pick another.")
+        raise InvalidInput(
+            f"The alias {alias!r} is reserved (latest and v<number> are): pick another."
+        )
     return alias
 
 
@@ -367,6 +397,7 @@ def set_alias(
 
 def delete_alias(name: str, alias: str, reason: str | None = None) -> None:
     """Remove ``alias`` from ``name`` (recorded in the history as a move to no version)."""
+
     def body(txn: StoreView) -> None:
         if txn.get("aliases", f"{name}@{alias}") is None:
             raise NotFound(f"Model {name!r} has no alias {alias!r}.")
@@ -387,17 +418,28 @@ def _move_alias(
         txn.delete("aliases", key)
     else:
         txn.put("aliases", key, {"name": name, "alias": alias, "version": version})
-    txn.put("alias_history", uuid.uuid4().hex, {
-        "name": name, "alias": alias, "from_version": previous, "to_version": version,
-        "time": _now_ms(), "user": _user(), "reason": reason or "", "forced": forced,
-    })
+    txn.put(
+        "alias_history",
+        uuid.uuid4().hex,
+        {
+            "name": name,
+            "alias": alias,
+            "from_version": previous,
+            "to_version": version,
+            "time": _now_ms(),
+            "user": _user(),
+            "reason": reason or "",
+            "forced": forced,
+        },
+    )
     txn.merge("registered_models", name, {"last_updated": _now_ms()})
 
 
 def alias_history(name: str, alias: str | None = None) -> list[dict[str, Any]]:
     """Every move of the model's aliases (or one alias), oldest first."""
     moves = [
-        dict(m) for m in _store().documents("alias_history").values()
+        dict(m)
+        for m in _store().documents("alias_history").values()
         if m["name"] == name and (alias is None or m["alias"] == alias)
     ]
     return sorted(moves, key=lambda m: m["time"])
@@ -424,7 +466,9 @@ def _to_ms(at: Any) -> int:
     try:
         stamp = pd.Timestamp(at)
     except (ValueError, TypeError):
-        raise InvalidInput(f"Cannot read {at!r} as a time: use ms since the epoch or ISO text.") from None
+        raise InvalidInput(
+            f"Cannot read {at!r} as a time: use ms since the epoch or ISO text."
+        ) from None
     if stamp.tzinfo is None:
         stamp = stamp.tz_localize("UTC")
     return int(stamp.timestamp() * 1000)
@@ -433,7 +477,7 @@ def _to_ms(at: Any) -> int:
 # -- model URIs -------------------------------------------------------------------------------
 def resolve_model_uri(uri: str) -> ModelVersion:
     """The version a ``models:/name/<version|latest>`` or ``models:/name@alias`` URI means."""
-    rest = uri[len("models:/"):]
+    rest = uri[len("models:/") :]
     if "@" in rest:
         name, alias = rest.rsplit("@", 1)
         if _store().documents("registered_models").get(name) is None:

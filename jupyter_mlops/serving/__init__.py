@@ -1,0 +1,1 @@
+"""Serving models: the scoring protocol, the model server, deployments, Kubernetes."""

@@ -58,8 +58,9 @@ def _store() -> Any:
     return get_store()
 
 
-def deploy(model_uri: str, name: str | None = None, port: int | None = None,
-           host: str = "127.0.0.1") -> Deployment:
+def deploy(
+    model_uri: str, name: str | None = None, port: int | None = None, host: str = "127.0.0.1"
+) -> Deployment:
     """Start a model server for ``model_uri`` and return it once healthy."""
     version, model_name = _resolve(model_uri)
     name = name or _default_name(model_uri, model_name)
@@ -69,10 +70,19 @@ def deploy(model_uri: str, name: str | None = None, port: int | None = None,
     log_file = _log_file(name)
     proc = _spawn(model_uri, name, host, port, log_file)
     record = {
-        "name": name, "model_uri": model_uri, "version": version, "host": host, "port": port,
-        "url": f"http://{host}:{port}", "pid": proc.pid, "proc_start": process_start_time(proc.pid),
-        "host_name": socket.gethostname(), "start_time": int(time.time() * 1000), "state": "starting",
-        "versions": [{"version": version, "time": int(time.time() * 1000)}], "log_file": log_file,
+        "name": name,
+        "model_uri": model_uri,
+        "version": version,
+        "host": host,
+        "port": port,
+        "url": f"http://{host}:{port}",
+        "pid": proc.pid,
+        "proc_start": process_start_time(proc.pid),
+        "host_name": socket.gethostname(),
+        "start_time": int(time.time() * 1000),
+        "state": "starting",
+        "versions": [{"version": version, "time": int(time.time() * 1000)}],
+        "log_file": log_file,
     }
     _store().transact(lambda txn: txn.put("deployments", name, record))
     _wait_healthy(proc, record, log_file)
@@ -94,8 +104,10 @@ def _resolve(model_uri: str) -> tuple[int | None, str]:
         run_id, path = parse_runs_uri(model_uri)
         read_descriptor(run_id, path)
         return None, f"{path}-{run_id[:8]}"
-    raise InvalidInput(f"Cannot deploy {model_uri!r}: use models:/<name>@<alias>, "
-                       "models:/<name>/<version> or runs:/<run_id>/<path>.")
+    raise InvalidInput(
+        f"Cannot deploy {model_uri!r}: use models:/<name>@<alias>, "
+        "models:/<name>/<version> or runs:/<run_id>/<path>."
+    )
 
 
 def _default_name(model_uri: str, model_name: str) -> str:
@@ -106,15 +118,23 @@ def _default_name(model_uri: str, model_name: str) -> str:
 
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise InvalidInput(f"Invalid deployment name {name!r}: letters, digits, '_' and '-', "
-                           "starting with a letter or digit, at most 63 characters.")
+        raise InvalidInput(
+            f"Invalid deployment name {name!r}: letters, digits, '_' and '-', "
+            "starting with a letter or digit, at most 63 characters."
+        )
 
 
 def _refuse_running(name: str) -> None:
     doc = _store().documents("deployments").get(name)
-    if doc and doc.get("state") != "stopped" and process_alive(doc.get("pid"), doc.get("proc_start")):
-        raise Conflict(f"A deployment named {name!r} is already running at {doc['url']}: stop it "
-                       f"with %mlops_deploy --stop {name}, or pick another name with -n.")
+    if (
+        doc
+        and doc.get("state") != "stopped"
+        and process_alive(doc.get("pid"), doc.get("proc_start"))
+    ):
+        raise Conflict(
+            f"A deployment named {name!r} is already running at {doc['url']}: stop it "
+            f"with %mlops_deploy --stop {name}, or pick another name with -n."
+        )
 
 
 def _free_port(host: str, port: int | None) -> int:
@@ -122,8 +142,10 @@ def _free_port(host: str, port: int | None) -> int:
         try:
             sock.bind((host, int(port or 0)))
         except OSError as e:
-            raise Conflict(f"Port {port} on {host} is in use ({e.strerror}); pick another with "
-                           "-p, or leave it out to use a free one.") from None
+            raise Conflict(
+                f"Port {port} on {host} is in use ({e.strerror}); pick another with "
+                "-p, or leave it out to use a free one."
+            ) from None
         except (ValueError, TypeError):
             raise InvalidInput(f"The port must be a number, not {port!r}.") from None
         return sock.getsockname()[1]
@@ -135,7 +157,9 @@ def _log_file(name: str) -> str:
     location = get_tracking_uri()
     folder = os.path.join(location, "deployments") if not location.startswith("memory:") else None
     if folder is None:
-        raise InvalidInput("Deployments need a store other processes can open; memory: cannot be shared.")
+        raise InvalidInput(
+            "Deployments need a store other processes can open; memory: cannot be shared."
+        )
     os.makedirs(folder, exist_ok=True)
     return os.path.join(folder, f"{name}.log")
 
@@ -146,11 +170,28 @@ def _spawn(model_uri: str, name: str, host: str, port: int, log_file: str) -> su
     env = {**os.environ, "JUPYTER_MLOPS_STORE": get_tracking_uri(), "PYTHONUNBUFFERED": "1"}
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
-    cmd = [sys.executable, "-m", "jupyter_mlops", "serve", model_uri, "--host", host,
-           "--port", str(port), "--name", name]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter_mlops",
+        "serve",
+        model_uri,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--name",
+        name,
+    ]
     with open(log_file, "ab") as log:
-        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, start_new_session=True)
+        return subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
 
 
 def _wait_healthy(proc: subprocess.Popen, record: dict[str, Any], log_file: str) -> None:
@@ -158,15 +199,19 @@ def _wait_healthy(proc: subprocess.Popen, record: dict[str, Any], log_file: str)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             _mark(record["name"], "failed")
-            raise MlopsError(f"The server for {record['model_uri']} exited at start: "
-                             f"{_last_line(log_file)} (full log: {log_file})")
+            raise MlopsError(
+                f"The server for {record['model_uri']} exited at start: "
+                f"{_last_line(log_file)} (full log: {log_file})"
+            )
         if _get_json(f"{record['url']}/health", 0.5) is not None:
             return
         time.sleep(0.1)
     _terminate(proc.pid, record.get("proc_start"))
     _mark(record["name"], "failed")
-    raise MlopsError(f"The server for {record['model_uri']} did not become healthy in "
-                     f"{START_TIMEOUT_S:.0f} s; see {log_file}.")
+    raise MlopsError(
+        f"The server for {record['model_uri']} did not become healthy in "
+        f"{START_TIMEOUT_S:.0f} s; see {log_file}."
+    )
 
 
 def _last_line(path: str) -> str:
@@ -182,6 +227,7 @@ def _mark(name: str, state: str) -> None:
 
 def record_version(store: Any, name: str, version: int | None) -> None:
     """Note that deployment ``name`` now serves ``version`` (its alias moved)."""
+
     def body(txn: Any) -> None:
         doc = txn.get("deployments", name) or {}
         moves = [*doc.get("versions", []), {"version": version, "time": int(time.time() * 1000)}]
@@ -195,8 +241,11 @@ def undeploy(name: str) -> Deployment:
     """Stop a deployment's server (SIGTERM, then SIGKILL after 10 s) and mark it stopped."""
     doc = _doc(name)
     _terminate(doc.get("pid"), doc.get("proc_start"))
-    _store().transact(lambda txn: txn.merge("deployments", name, {
-        "state": "stopped", "stop_time": int(time.time() * 1000)}))
+    _store().transact(
+        lambda txn: txn.merge(
+            "deployments", name, {"state": "stopped", "stop_time": int(time.time() * 1000)}
+        )
+    )
     return get_deployment(name)
 
 
@@ -238,13 +287,28 @@ def _with_status(doc: dict[str, Any]) -> Deployment:
     live: dict[str, Any] = {}
     state = doc.get("state", "unknown")
     if state not in ("stopped", "failed"):
-        alive = doc.get("host_name") != socket.gethostname() or process_alive(doc.get("pid"), doc.get("proc_start"))
+        alive = doc.get("host_name") != socket.gethostname() or process_alive(
+            doc.get("pid"), doc.get("proc_start")
+        )
         text = _get_text(f"{doc['url']}/metrics", 1.0) if alive else None
         state = "running" if text is not None else "down"
         if text is not None:
             live = parse_metrics(text)
-    fields = {k: doc.get(k) for k in ("name", "model_uri", "version", "url", "host", "port", "pid",
-                                       "start_time", "versions", "log_file")}
+    fields = {
+        k: doc.get(k)
+        for k in (
+            "name",
+            "model_uri",
+            "version",
+            "url",
+            "host",
+            "port",
+            "pid",
+            "start_time",
+            "versions",
+            "log_file",
+        )
+    }
     fields["versions"] = fields["versions"] or []
     return Deployment(**fields, status=state, **live)
 
@@ -267,9 +331,14 @@ def parse_metrics(text: str) -> dict[str, Any]:
             buckets.append((float("inf") if bound == "+Inf" else float(bound), int(float(value))))
         elif metric.startswith("mlops_uptime_seconds"):
             uptime = float(value)
-    return {"requests": requests, "errors": errors, "uptime_s": uptime,
-            "error_rate": errors / requests if requests else None,
-            "p50_ms": _quantile(buckets, 0.5), "p95_ms": _quantile(buckets, 0.95)}
+    return {
+        "requests": requests,
+        "errors": errors,
+        "uptime_s": uptime,
+        "error_rate": errors / requests if requests else None,
+        "p50_ms": _quantile(buckets, 0.5),
+        "p95_ms": _quantile(buckets, 0.95),
+    }
 
 
 def _quantile(buckets: list[tuple[float, int]], q: float) -> float | None:
@@ -283,7 +352,9 @@ def _quantile(buckets: list[tuple[float, int]], q: float) -> float | None:
             if bound == float("inf"):
                 return lower_bound
             span = count - lower_count
-            return lower_bound + (bound - lower_bound) * ((rank - lower_count) / span if span else 1)
+            return lower_bound + (bound - lower_bound) * (
+                (rank - lower_count) / span if span else 1
+            )
         lower_bound, lower_count = bound, count
     return None
 

@@ -39,14 +39,22 @@ class _Handler(tornado.web.RequestHandler):
 
 
 def _code(status: int) -> str:
-    return {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413:
-            "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}.get(status, "INTERNAL_ERROR")
+    return {
+        400: "BAD_REQUEST",
+        404: "NOT_FOUND",
+        405: "METHOD_NOT_ALLOWED",
+        413: "PAYLOAD_TOO_LARGE",
+        415: "UNSUPPORTED_MEDIA_TYPE",
+    }.get(status, "INTERNAL_ERROR")
 
 
 @tornado.web.stream_request_body
 class Invocations(_Handler):
-    """``POST /invocations``. The body streams in: an oversized one is read and dropped (up to
-    the server's hard limit) so the client can read a JSON 413 instead of a reset connection."""
+    """``POST /invocations``.
+
+    The body streams in: an oversized one is read and dropped (up to the server's hard limit) so
+    the client can read a JSON 413 instead of a reset connection.
+    """
 
     def prepare(self) -> None:
         self._chunks: list[bytes] = []
@@ -63,8 +71,11 @@ class Invocations(_Handler):
     def post(self) -> None:
         if self._too_large:
             self.service.metrics.observe(413, 0.0)
-            return self.fail(413, f"The request body is larger than {MAX_BODY_BYTES >> 20} MiB; "
-                             "send smaller batches.")
+            return self.fail(
+                413,
+                f"The request body is larger than {MAX_BODY_BYTES >> 20} MiB; "
+                "send smaller batches.",
+            )
         started = time.perf_counter()
         status, rows = 200, 0
         self.request.body = b"".join(self._chunks)
@@ -72,7 +83,9 @@ class Invocations(_Handler):
             content_type = self.request.headers.get("Content-Type", "")
             if not content_type.split(";")[0].strip().lower() == "application/json":
                 status = 415
-                return self.fail(415, f"Content-Type must be application/json, not {content_type!r}.")
+                return self.fail(
+                    415, f"Content-Type must be application/json, not {content_type!r}."
+                )
             result = self.service.invoke(self.request.body)
             rows = len(result["predictions"])
             self.finish(json.dumps(result))
@@ -101,21 +114,32 @@ class PromMetrics(_Handler):
 
 class NotFoundHandler(_Handler):
     def prepare(self) -> None:
-        self.fail(404, f"No route {self.request.path}; use POST /invocations, GET /health, "
-                  "/metadata or /metrics.")
+        self.fail(
+            404,
+            f"No route {self.request.path}; use POST /invocations, GET /health, "
+            "/metadata or /metrics.",
+        )
 
 
 def make_app(service: ModelService) -> tornado.web.Application:
     """The tornado application for ``service``."""
     args = {"service": service}
     return tornado.web.Application(
-        [(r"/invocations", Invocations, args), (r"/health", Health, args), (r"/ping", Health, args),
-         (r"/metadata", Metadata, args), (r"/metrics", PromMetrics, args)],
-        default_handler_class=NotFoundHandler, default_handler_args=args,
+        [
+            (r"/invocations", Invocations, args),
+            (r"/health", Health, args),
+            (r"/ping", Health, args),
+            (r"/metadata", Metadata, args),
+            (r"/metrics", PromMetrics, args),
+        ],
+        default_handler_class=NotFoundHandler,
+        default_handler_args=args,
     )
 
 
-def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5000, name: str | None = None) -> None:
+def serve(
+    model_uri: str, host: str = "127.0.0.1", port: int = 5000, name: str | None = None
+) -> None:
     """Load the model and serve it until SIGTERM/SIGINT (blocking)."""
     try:
         service = ModelService(model_uri, deployment=name)
@@ -133,10 +157,14 @@ async def _run(service: ModelService, host: str, port: int) -> None:
         loop.add_signal_handler(sig, stop.set)
     follower = None
     if service.follows_alias():
-        follower = tornado.ioloop.PeriodicCallback(lambda: _follow(service, loop), FOLLOW_INTERVAL_MS)
+        follower = tornado.ioloop.PeriodicCallback(
+            lambda: _follow(service, loop), FOLLOW_INTERVAL_MS
+        )
         follower.start()
-    print(f"Serving {service.model_uri} (version {service.current.version}) on http://{host}:{port}",
-          flush=True)
+    print(
+        f"Serving {service.model_uri} (version {service.current.version}) on http://{host}:{port}",
+        flush=True,
+    )
     await stop.wait()
     if follower:
         follower.stop()
@@ -152,8 +180,10 @@ def _follow(service: ModelService, loop: asyncio.AbstractEventLoop) -> None:
 
 def _announce(service: ModelService, future: Any) -> None:
     if future.exception() is not None:
-        print(f"Reload failed, still serving version {service.current.version}: {future.exception()}",
-              flush=True)
+        print(
+            f"Reload failed, still serving version {service.current.version}: {future.exception()}",
+            flush=True,
+        )
     elif future.result() is not None:
         print(f"Alias moved: now serving version {service.current.version}", flush=True)
         if service.deployment:

@@ -24,8 +24,15 @@ IMAGE_PYTHON = "3.11-slim"
 PIP_NAMES = {"sklearn": "scikit-learn", "numpy": "numpy", "pandas": "pandas", "torch": "torch"}
 
 
-def export_k8s(model_uri: str, output_dir: str, name: str | None = None, replicas: int = 2,
-               image: str | None = None, cpu: str = "500m", memory: str = "512Mi") -> list[str]:
+def export_k8s(
+    model_uri: str,
+    output_dir: str,
+    name: str | None = None,
+    replicas: int = 2,
+    image: str | None = None,
+    cpu: str = "500m",
+    memory: str = "512Mi",
+) -> list[str]:
     """Write the model, a Dockerfile and Kubernetes manifests into ``output_dir``."""
     from jupyter_mlops.tracking.models import model_files
 
@@ -35,43 +42,74 @@ def export_k8s(model_uri: str, output_dir: str, name: str | None = None, replica
         raise InvalidInput(f"replicas must be a positive integer, not {replicas!r}.")
     os.makedirs(os.path.join(output_dir, "model"), exist_ok=True)
     shutil.copyfile(files.model_file, os.path.join(output_dir, "model", "model.pkl"))
-    descriptor = {**files.descriptor, "model_file": "model.pkl", "name": files.name,
-                  "version": files.version}
+    descriptor = {
+        **files.descriptor,
+        "model_file": "model.pkl",
+        "name": files.name,
+        "version": files.version,
+    }
     _write(output_dir, "model/MLmodel.json", json.dumps(descriptor, indent=2, default=str))
     _write(output_dir, "Dockerfile", dockerfile(descriptor))
-    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "jupyter-mlops",
-              "mlops/model": _label(files.name), "mlops/version": _label(str(files.version or ""))}
+    labels = {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/part-of": "jupyter-mlops",
+        "mlops/model": _label(files.name),
+        "mlops/version": _label(str(files.version or "")),
+    }
     image = image or f"{name}:{files.version or 'latest'}"
-    _write(output_dir, "deployment.yaml", _yaml(deployment_manifest(name, image, labels, replicas, cpu, memory)))
+    _write(
+        output_dir,
+        "deployment.yaml",
+        _yaml(deployment_manifest(name, image, labels, replicas, cpu, memory)),
+    )
     _write(output_dir, "service.yaml", _yaml(service_manifest(name, labels)))
-    return [os.path.join(output_dir, f) for f in
-            ("model/model.pkl", "model/MLmodel.json", "Dockerfile", "deployment.yaml", "service.yaml")]
+    return [
+        os.path.join(output_dir, f)
+        for f in (
+            "model/model.pkl",
+            "model/MLmodel.json",
+            "Dockerfile",
+            "deployment.yaml",
+            "service.yaml",
+        )
+    ]
 
 
 def dockerfile(descriptor: dict[str, Any]) -> str:
     """A Dockerfile that installs pinned libraries and serves ``/opt/model`` on port 8080."""
     from jupyter_mlops import __version__
 
-    pins = [f"{PIP_NAMES[lib]}=={v}" for lib, v in sorted(descriptor.get("library_versions", {}).items())
-            if lib in PIP_NAMES and v]
-    mlops_pin = "jupyter-mlops" if "dev" in __version__ or __version__.startswith("0.0.0") else f"jupyter-mlops=={__version__}"
-    return "\n".join([
-        f"FROM python:{IMAGE_PYTHON}",
-        "ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1",
-        f"RUN pip install {' '.join([mlops_pin, *pins])}",
-        "COPY model /opt/model",
-        "RUN useradd --create-home --uid 10001 mlops",
-        "USER 10001",
-        f"EXPOSE {PORT}",
-        "HEALTHCHECK CMD python -c \"import urllib.request;"
-        f"urllib.request.urlopen('http://127.0.0.1:{PORT}/health')\"",
-        f'CMD ["jupyter", "mlops", "serve", "/opt/model", "--host", "0.0.0.0", "--port", "{PORT}"]',
-        "",
-    ])
+    pins = [
+        f"{PIP_NAMES[lib]}=={v}"
+        for lib, v in sorted(descriptor.get("library_versions", {}).items())
+        if lib in PIP_NAMES and v
+    ]
+    mlops_pin = (
+        "jupyter-mlops"
+        if "dev" in __version__ or __version__.startswith("0.0.0")
+        else f"jupyter-mlops=={__version__}"
+    )
+    return "\n".join(
+        [
+            f"FROM python:{IMAGE_PYTHON}",
+            "ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1",
+            f"RUN pip install {' '.join([mlops_pin, *pins])}",
+            "COPY model /opt/model",
+            "RUN useradd --create-home --uid 10001 mlops",
+            "USER 10001",
+            f"EXPOSE {PORT}",
+            'HEALTHCHECK CMD python -c "import urllib.request;'
+            f"urllib.request.urlopen('http://127.0.0.1:{PORT}/health')\"",
+            'CMD ["jupyter", "mlops", "serve", "/opt/model", "--host", "0.0.0.0", '
+            f'"--port", "{PORT}"]',
+            "",
+        ]
+    )
 
 
-def deployment_manifest(name: str, image: str, labels: dict[str, str], replicas: int,
-                        cpu: str, memory: str) -> dict[str, Any]:
+def deployment_manifest(
+    name: str, image: str, labels: dict[str, str], replicas: int, cpu: str, memory: str
+) -> dict[str, Any]:
     """An ``apps/v1`` Deployment with probes on ``/health`` and resource bounds."""
     probe = {"httpGet": {"path": "/health", "port": PORT}, "periodSeconds": 10, "timeoutSeconds": 2}
     container = {
@@ -80,8 +118,10 @@ def deployment_manifest(name: str, image: str, labels: dict[str, str], replicas:
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "readinessProbe": {**probe, "initialDelaySeconds": 3},
         "livenessProbe": {**probe, "initialDelaySeconds": 15, "failureThreshold": 3},
-        "resources": {"requests": {"cpu": cpu, "memory": memory},
-                      "limits": {"cpu": _double(cpu), "memory": _double(memory)}},
+        "resources": {
+            "requests": {"cpu": cpu, "memory": memory},
+            "limits": {"cpu": _double(cpu), "memory": _double(memory)},
+        },
         "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False},
     }
     selector = {"app.kubernetes.io/name": name}
@@ -92,10 +132,17 @@ def deployment_manifest(name: str, image: str, labels: dict[str, str], replicas:
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": selector},
-            "template": {"metadata": {"labels": labels, "annotations": {
-                "prometheus.io/scrape": "true", "prometheus.io/path": "/metrics",
-                "prometheus.io/port": str(PORT)}},
-                "spec": {"containers": [container]}},
+            "template": {
+                "metadata": {
+                    "labels": labels,
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/path": "/metrics",
+                        "prometheus.io/port": str(PORT),
+                    },
+                },
+                "spec": {"containers": [container]},
+            },
         },
     }
 
@@ -106,8 +153,11 @@ def service_manifest(name: str, labels: dict[str, str]) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name, "labels": labels},
-        "spec": {"type": "ClusterIP", "selector": {"app.kubernetes.io/name": name},
-                 "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {"app.kubernetes.io/name": name},
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
     }
 
 

@@ -30,7 +30,9 @@ def parse_request(body: bytes) -> Any:
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidInput(f"The request body is not valid JSON: {e}.") from None
     if not isinstance(payload, dict):
-        raise InvalidInput(f"The request body must be a JSON object with one of {', '.join(FORMATS)}.")
+        raise InvalidInput(
+            f"The request body must be a JSON object with one of {', '.join(FORMATS)}."
+        )
     keys = [k for k in FORMATS if k in payload]
     if len(keys) != 1:
         found = ", ".join(sorted(payload)) or "none"
@@ -46,7 +48,9 @@ def _to_frame(kind: str, value: Any) -> Any:
     try:
         if kind == "dataframe_split":
             if not isinstance(value, dict) or "data" not in value:
-                raise InvalidInput('dataframe_split needs {"columns": [...], "data": [[...], ...]}.')
+                raise InvalidInput(
+                    'dataframe_split needs {"columns": [...], "data": [[...], ...]}.'
+                )
             return pd.DataFrame(value["data"], columns=value.get("columns"))
         if kind == "dataframe_records":
             if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
@@ -153,7 +157,9 @@ def _check_array(array: Any, inputs: list[dict[str, Any]]) -> Any:
     try:
         return array.astype("float64") if inputs and inputs[0].get("type") in NUMERIC else array
     except (TypeError, ValueError):
-        raise InvalidInput("The model expects numbers; the request has non-numeric values.") from None
+        raise InvalidInput(
+            "The model expects numbers; the request has non-numeric values."
+        ) from None
 
 
 def predictions_json(predictions: Any) -> list[Any]:

@@ -125,7 +125,9 @@ class PredictionLog:
         self.flush()
 
 
-def _rows(ts: float, request_id: str, version: Any, frame: Any, predictions: list[Any]) -> list[dict]:
+def _rows(
+    ts: float, request_id: str, version: Any, frame: Any, predictions: list[Any]
+) -> list[dict]:
     import pandas as pd
 
     if isinstance(frame, pd.DataFrame):
@@ -174,7 +176,9 @@ class ModelService:
         with open(files.model_file, "rb") as fh:
             model = pickle.load(fh)  # noqa: S301 - model_files verified the sha256
         _warm_up(model, files.descriptor.get("input_example"), files.signature)
-        return LoadedModel(model, files.name, files.version, files.uri, files.signature, time.time())
+        return LoadedModel(
+            model, files.name, files.version, files.uri, files.signature, time.time()
+        )
 
     # -- requests -----------------------------------------------------------------------------
     def invoke(self, body: bytes) -> dict[str, Any]:
@@ -197,9 +201,14 @@ class ModelService:
     def metadata(self) -> dict[str, Any]:
         m = self.current
         return {
-            "model_uri": self.model_uri, "name": m.name, "version": m.version,
-            "resolved_uri": m.uri, "signature": m.signature, "deployment": self.deployment,
-            "loaded_at": int(m.loaded_at * 1000), "started_at": int(self.started * 1000),
+            "model_uri": self.model_uri,
+            "name": m.name,
+            "version": m.version,
+            "resolved_uri": m.uri,
+            "signature": m.signature,
+            "deployment": self.deployment,
+            "loaded_at": int(m.loaded_at * 1000),
+            "started_at": int(self.started * 1000),
         }
 
     def metrics_text(self) -> str:

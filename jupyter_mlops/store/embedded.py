@@ -215,7 +215,9 @@ class EmbeddedStore(Store):
             counts[run["experiment_id"]] = counts.get(run["experiment_id"], 0) + 1
         return [
             {**exp, "run_count": counts.get(exp_id, 0)}
-            for exp_id, exp in sorted(tables.get("experiments", {}).items(), key=lambda i: int(i[0]))
+            for exp_id, exp in sorted(
+                tables.get("experiments", {}).items(), key=lambda i: int(i[0])
+            )
         ]
 
     # -- runs ---------------------------------------------------------------------------------
@@ -314,7 +316,9 @@ class EmbeddedStore(Store):
     # -- record streams -------------------------------------------------------------------------
     def append_records(self, stream: str, records: list[dict[str, Any]]) -> None:
         if records:
-            data = "".join(json.dumps(r, separators=(",", ":"), default=str) + "\n" for r in records)
+            data = "".join(
+                json.dumps(r, separators=(",", ":"), default=str) + "\n" for r in records
+            )
             self._storage.append_stream(_records_stream(stream), data.encode())
 
     def read_records(self, stream: str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
@@ -350,7 +354,9 @@ _STREAM_RE = re.compile(r"^[\w.-]+(/[\w.-]+)*$")
 
 def _records_stream(stream: str) -> str:
     if not _STREAM_RE.match(stream) or ".." in stream.split("/"):
-        raise InvalidInput(f"Invalid stream name {stream!r}: use letters, digits, '_', '-', '.', '/'.")
+        raise InvalidInput(
+            f"Invalid stream name {stream!r}: use letters, digits, '_', '-', '.', '/'."
+        )
     return f"records/{stream}.jsonl"
 
 

@@ -191,7 +191,9 @@ class FileStorage(BaseStorage):
         with self._thread_lock:
             if self._lock_depth == 0:
                 if self._lock_fd is None:
-                    self._lock_fd = os.open(os.path.join(self.root, ".lock"), os.O_RDWR | os.O_CREAT)
+                    self._lock_fd = os.open(
+                        os.path.join(self.root, ".lock"), os.O_RDWR | os.O_CREAT
+                    )
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             self._lock_depth += 1
             try:
@@ -285,7 +287,9 @@ class FileStorage(BaseStorage):
     def blob_path(self, sha256: str) -> str:
         path = self._blob_file(sha256)
         if not os.path.exists(path):
-            raise NotFound(f"The artifact file {sha256[:12]}... is missing from the store {self.root}.")
+            raise NotFound(
+                f"The artifact file {sha256[:12]}... is missing from the store {self.root}."
+            )
         if sha256_of(path) != sha256:
             raise IntegrityError(
                 f"The artifact file {path} does not match the sha256 recorded when it was logged: "

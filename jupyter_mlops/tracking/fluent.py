@@ -187,7 +187,9 @@ def start_run(
     """
     parent = _tracker.current()
     if parent is not None and not nested:
-        print(f"jupyter_mlops: finished run {parent.name!r} ({parent.id}) before starting a new one")
+        print(
+            f"jupyter_mlops: finished run {parent.name!r} ({parent.id}) before starting a new one"
+        )
         end_run()
         parent = None
     if nested and parent is None:
@@ -311,7 +313,9 @@ def _stringify(values: dict[str, Any], what: str) -> dict[str, str]:
 
 
 # -- metrics --------------------------------------------------------------------------------
-def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
+def log_metric(
+    key: str, value: float, step: int | None = None, timestamp: int | None = None
+) -> None:
     """Log one metric point (buffered: microseconds per call).
 
     ``step`` defaults to the number of points already logged for ``key`` in this run, so a

@@ -172,7 +172,9 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
     rest = uri[len("runs:/") :].strip("/")
     run_id, _, path = rest.partition("/")
     if not run_id or not path:
-        raise InvalidInput(f"Bad model URI {uri!r}: expected runs:/<run_id>/<path>, e.g. runs:/3f2a.../model.")
+        raise InvalidInput(
+            f"Bad model URI {uri!r}: expected runs:/<run_id>/<path>, e.g. runs:/3f2a.../model."
+        )
     return run_id, path
 
 
@@ -217,7 +219,7 @@ def model_files(uri: str) -> ModelFiles:
         version = resolve_model_uri(uri)
         run_id, path = parse_runs_uri(version.source)
         return _run_files(version.uri, run_id, path, version.name, version.version, version.sha256)
-    folder = uri[len("file://"):] if uri.startswith("file://") else uri
+    folder = uri[len("file://") :] if uri.startswith("file://") else uri
     if os.path.isdir(folder):
         return _folder_files(folder)
     raise InvalidInput(
@@ -226,8 +228,9 @@ def model_files(uri: str) -> ModelFiles:
     )
 
 
-def _run_files(uri: str, run_id: str, path: str, name: str, version: int | None,
-               sha256: str | None) -> ModelFiles:
+def _run_files(
+    uri: str, run_id: str, path: str, name: str, version: int | None, sha256: str | None
+) -> ModelFiles:
     descriptor = read_descriptor(run_id, path)
     model_path = f"{path}/{descriptor.get('model_file', MODEL_FILE)}"
     store = _tracker.store()
@@ -255,8 +258,14 @@ def _folder_files(folder: str) -> ModelFiles:
             f"The model file in {folder} is missing or does not match the sha256 in {DESCRIPTOR}. "
             "Nothing was loaded."
         )
-    return ModelFiles(folder, descriptor.get("name") or os.path.basename(folder.rstrip("/")),
-                      descriptor.get("version"), file, descriptor, descriptor.get("signature"))
+    return ModelFiles(
+        folder,
+        descriptor.get("name") or os.path.basename(folder.rstrip("/")),
+        descriptor.get("version"),
+        file,
+        descriptor,
+        descriptor.get("signature"),
+    )
 
 
 def load_model(uri: str) -> Any:
@@ -277,6 +286,8 @@ def load_reference(uri: str) -> Any:
     run_id, path = parse_runs_uri(uri)
     reference = read_descriptor(run_id, path).get("reference")
     if not reference:
-        raise NotFound(f"{uri} was logged without reference data (log_model(..., reference_data=X)).")
+        raise NotFound(
+            f"{uri} was logged without reference data (log_model(..., reference_data=X))."
+        )
     file = _tracker.store().artifact_file(run_id, reference["path"])
     return pd.read_json(file, orient="split")
