@@ -47,11 +47,14 @@ def _to_frame(kind: str, value: Any) -> Any:
 
     try:
         if kind == "dataframe_split":
-            if not isinstance(value, dict) or "data" not in value:
+            if not isinstance(value, dict) or not isinstance(value.get("data"), list):
                 raise InvalidInput(
                     'dataframe_split needs {"columns": [...], "data": [[...], ...]}.'
                 )
-            return pd.DataFrame(value["data"], columns=value.get("columns"))
+            columns = value.get("columns")
+            if columns is not None and not isinstance(columns, list):
+                raise InvalidInput("dataframe_split's columns must be a list of names.")
+            return RowList(value["data"], columns)
         if kind == "dataframe_records":
             if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
                 raise InvalidInput("dataframe_records needs a list of objects, one per row.")
@@ -62,7 +65,7 @@ def _to_frame(kind: str, value: Any) -> Any:
             raise InvalidInput(f"{kind} needs a list of rows.")
         if value and all(isinstance(r, dict) for r in value):
             return pd.DataFrame.from_records(value)
-        return RowList(value)
+        return RowList(value, None)
     except InvalidInput:
         raise
     except (ValueError, TypeError) as e:
@@ -70,11 +73,19 @@ def _to_frame(kind: str, value: Any) -> Any:
 
 
 class RowList(list):
-    """Rows given without column names; the signature supplies them."""
+    """Rows as lists, with column names (``dataframe_split``) or without (the signature's)."""
+
+    def __init__(self, rows: list[Any], columns: list[Any] | None):
+        super().__init__(rows)
+        self.columns = columns
 
 
-def conform(data: Any, signature: dict[str, Any] | None) -> Any:
-    """Check ``data`` against the model's input signature and return what ``predict`` takes."""
+def conform(data: Any, signature: dict[str, Any] | None, as_array: bool = False) -> Any:
+    """Check ``data`` against the model's input signature and return what ``predict`` takes.
+
+    All-numeric signatures take a fast path straight to one float array (a DataFrame around it
+    unless ``as_array``); anything it cannot take goes the careful way, which names the problem.
+    """
     import numpy as np
     import pandas as pd
 
@@ -83,6 +94,9 @@ def conform(data: Any, signature: dict[str, Any] | None) -> Any:
     if len(data) == 0:
         raise InvalidInput("The request has no rows.")
     if isinstance(data, RowList):
+        fast = _numeric_rows(data, named)
+        if fast is not None:
+            return fast if as_array else pd.DataFrame(fast, columns=[c["name"] for c in named])
         data = _rows_to_frame(data, named)
     if not named:
         return _check_array(np.asarray(data), inputs)
@@ -94,10 +108,36 @@ def conform(data: Any, signature: dict[str, Any] | None) -> Any:
     return pd.DataFrame(out)
 
 
-def _rows_to_frame(rows: list[Any], named: list[dict[str, Any]]) -> Any:
+def _numeric_rows(rows: RowList, named: list[dict[str, Any]]) -> Any:
+    """One float array in signature order, or ``None`` when the careful path must decide."""
+    import numpy as np
+
+    if not named or any(c.get("type") not in NUMERIC for c in named):
+        return None
+    names = [c["name"] for c in named]
+    try:
+        array = np.asarray(rows, dtype="float64")
+    except (TypeError, ValueError):
+        return None
+    if array.ndim != 2 or array.shape[1] != len(names):
+        return None
+    if rows.columns is None or list(rows.columns) == names:
+        return array
+    if sorted(map(str, rows.columns)) != sorted(names):
+        return None
+    position = {str(c): i for i, c in enumerate(rows.columns)}
+    return array[:, [position[n] for n in names]]
+
+
+def _rows_to_frame(rows: RowList, named: list[dict[str, Any]]) -> Any:
     import numpy as np
     import pandas as pd
 
+    if rows.columns is not None:
+        try:
+            return pd.DataFrame(list(rows), columns=rows.columns)
+        except (ValueError, TypeError) as e:
+            raise InvalidInput(f"Cannot read dataframe_split as a table: {e}.") from None
     try:
         array = np.asarray(rows, dtype=object)
     except ValueError:

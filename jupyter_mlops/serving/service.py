@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+import warnings
 from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ class LoadedModel:
     uri: str
     signature: dict[str, Any] | None
     loaded_at: float
+    takes_array: bool = False
 
 
 class Metrics:
@@ -97,12 +99,13 @@ class PredictionLog:
         self._thread = threading.Thread(target=self._loop, name="mlops-prediction-log", daemon=True)
         self._thread.start()
 
-    def add(self, frame: Any, predictions: list[Any], version: int | None) -> None:
+    def add(self, frame: Any, predictions: list[Any], model: LoadedModel) -> None:
+        """Queue a request's rows and predictions (converted to records later, off the path)."""
         if self._pending_rows + len(predictions) > MAX_PENDING_LOG_ROWS:
             self.metrics.dropped_log_rows += len(predictions)
             return
         self._pending_rows += len(predictions)
-        self._queue.append((time.time(), uuid.uuid4().hex[:16], version, frame, predictions))
+        self._queue.append((time.time(), uuid.uuid4().hex[:16], model, frame, predictions))
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
@@ -111,9 +114,9 @@ class PredictionLog:
     def flush(self) -> None:
         records = []
         while self._queue:
-            ts, request_id, version, frame, predictions = self._queue.popleft()
+            ts, request_id, model, frame, predictions = self._queue.popleft()
             self._pending_rows -= len(predictions)
-            records += _rows(ts, request_id, version, frame, predictions)
+            records += _rows(ts, request_id, model, frame, predictions)
         if records:
             try:
                 self.store.append_records(self.stream, records)
@@ -126,32 +129,56 @@ class PredictionLog:
 
 
 def _rows(
-    ts: float, request_id: str, version: Any, frame: Any, predictions: list[Any]
-) -> list[dict]:
+    ts: float, request_id: str, model: LoadedModel, frame: Any, predictions: list[Any]
+) -> list:
     import pandas as pd
 
     if isinstance(frame, pd.DataFrame):
         rows = frame.to_dict(orient="records")
     else:
-        rows = [{"values": list(r)} for r in frame.tolist()]
+        names = [c.get("name") for c in (model.signature or {}).get("inputs", [])]
+        if names and None not in names and len(names) == frame.shape[1]:
+            rows = [dict(zip(names, r, strict=True)) for r in frame.tolist()]
+        else:
+            rows = [{"values": list(r)} for r in frame.tolist()]
     ms = int(ts * 1000)
     return [
-        {"ts": ms, "request_id": request_id, "version": version, "inputs": row, "prediction": pred}
+        {
+            "ts": ms,
+            "request_id": request_id,
+            "version": model.version,
+            "inputs": row,
+            "prediction": pred,
+        }
         for row, pred in zip(rows, predictions, strict=False)
     ]
 
 
-def _warm_up(model: Any, example: Any, signature: dict[str, Any] | None) -> None:
-    """Predict once on the stored example so the first real request pays no lazy imports."""
-    if not example:
-        return
-    try:
-        body = {"dataframe_split": example} if isinstance(example, dict) else {"instances": example}
-        import json
+def _takes_array(model: Any, example: Any, signature: dict[str, Any] | None) -> bool:
+    """Whether ``model`` predicts the same from a plain array as from a DataFrame.
 
-        model.predict(scoring.conform(scoring.parse_request(json.dumps(body).encode()), signature))
-    except Exception:  # noqa: S110 - a warm-up failure shows up on the first real request
-        pass
+    Checked once at load on the stored example (which also warms the model up). When it does,
+    requests skip building a DataFrame and pandas' conversion inside ``predict``: the columns were
+    already checked against the signature, in order.
+    """
+    import json
+
+    import numpy as np
+
+    if not isinstance(example, dict):
+        return False
+    try:
+        body = json.dumps({"dataframe_split": example}).encode()
+        frame = scoring.conform(scoring.parse_request(body), signature)
+        array = scoring.conform(scoring.parse_request(body), signature, as_array=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            same = np.array_equal(
+                np.asarray(model.predict(frame)), np.asarray(model.predict(array))
+            )
+        return bool(same) and isinstance(array, np.ndarray)
+    except Exception:  # any doubt: the DataFrame path is always right
+        return False
 
 
 class ModelService:
@@ -175,23 +202,28 @@ class ModelService:
         files = resolve_model_files(self.model_uri)
         with open(files.model_file, "rb") as fh:
             model = pickle.load(fh)  # noqa: S301 - model_files verified the sha256
-        _warm_up(model, files.descriptor.get("input_example"), files.signature)
+        takes_array = _takes_array(model, files.descriptor.get("input_example"), files.signature)
         return LoadedModel(
-            model, files.name, files.version, files.uri, files.signature, time.time()
+            model, files.name, files.version, files.uri, files.signature, time.time(), takes_array
         )
 
     # -- requests -----------------------------------------------------------------------------
     def invoke(self, body: bytes) -> dict[str, Any]:
         """Predictions for a scoring-protocol body; ``InvalidInput`` names any problem."""
         model = self.current  # one read: a reload swapping models mid-request is harmless
-        frame = scoring.conform(scoring.parse_request(body), model.signature)
+        frame = scoring.conform(scoring.parse_request(body), model.signature, model.takes_array)
         try:
-            predicted = model.model.predict(frame)
+            if model.takes_array:
+                with warnings.catch_warnings():  # names were checked against the signature
+                    warnings.simplefilter("ignore", UserWarning)
+                    predicted = model.model.predict(frame)
+            else:
+                predicted = model.model.predict(frame)
         except Exception as e:
             raise InvalidInput(f"The model could not predict on this input: {e}") from e
         predictions = scoring.predictions_json(predicted)
         if self.log is not None:
-            self.log.add(frame, predictions, model.version)
+            self.log.add(frame, predictions, model)
         return {"predictions": predictions}
 
     def health(self) -> dict[str, Any]:
