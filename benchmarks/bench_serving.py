@@ -49,9 +49,10 @@ def payloads() -> tuple[bytes, list[str]]:
 
 
 def start_ours(work: str) -> tuple[subprocess.Popen, int]:
-    import jupyter_mlops as mlops
     from sklearn.datasets import load_breast_cancer
     from sklearn.linear_model import LogisticRegression
+
+    import jupyter_mlops as mlops
 
     store = os.path.join(work, "mlops-store")
     mlops.set_tracking_uri(store)
