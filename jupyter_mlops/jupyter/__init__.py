@@ -1,0 +1,1 @@
+"""The Jupyter adapters: magics, widget panels and server routes over the core."""

@@ -97,22 +97,30 @@ class Invocations(_Handler):
 
 
 class Health(_Handler):
+    """``GET /health`` (and ``/ping``)."""
+
     def get(self) -> None:
         self.finish(json.dumps(self.service.health()))
 
 
 class Metadata(_Handler):
+    """``GET /metadata``: model name, version, signature."""
+
     def get(self) -> None:
         self.finish(json.dumps(self.service.metadata(), default=str))
 
 
 class PromMetrics(_Handler):
+    """``GET /metrics`` in Prometheus text format."""
+
     def get(self) -> None:
         self.set_header("Content-Type", "text/plain; version=0.0.4")
         self.finish(self.service.metrics_text())
 
 
 class NotFoundHandler(_Handler):
+    """Any other path: a JSON 404 listing the routes."""
+
     def prepare(self) -> None:
         self.fail(
             404,
