@@ -8,14 +8,10 @@ import subprocess
 import sys
 import textwrap
 
-import magic_fixtures
 import pytest
 from magic_fixtures import runs, top_runs
 
 from jupyter_mlops.tracking import autolog, autolog_sklearn, fluent
-
-store_dir = magic_fixtures.store_dir
-shell = magic_fixtures.shell
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

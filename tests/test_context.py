@@ -7,15 +7,11 @@ import platform
 import shutil
 import subprocess
 
-import magic_fixtures
 import pytest
 from magic_fixtures import runs
 
 import jupyter_mlops as mlops
 from jupyter_mlops.tracking import context, fluent
-
-store_dir = magic_fixtures.store_dir
-shell = magic_fixtures.shell
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 

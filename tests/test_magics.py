@@ -6,7 +6,6 @@ import json
 import os
 import re
 
-import magic_fixtures
 import nbformat
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,9 +16,6 @@ from magic_fixtures import runs, top_runs, tracking_magics
 from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.jupyter import magics
 from jupyter_mlops.tracking import fluent
-
-store_dir = magic_fixtures.store_dir
-shell = magic_fixtures.shell
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LINE = re.compile(r"^✓ run (\S+) · ([0-9a-f]{8}) · (.+?) · (.*)(\d+\.\d\ds)$")
