@@ -52,6 +52,14 @@ _API = {
         "update_model_version",
     ],
     "jupyter_mlops.registry.gate": ["GateFailed", "ValidationReport", "promote"],
+    "jupyter_mlops.serving.deploy": [
+        "Deployment",
+        "deploy",
+        "get_deployment",
+        "list_deployments",
+        "undeploy",
+    ],
+    "jupyter_mlops.monitoring": ["DriftReport", "detect_drift", "list_drift_reports"],
     "jupyter_mlops.errors": [
         "Conflict",
         "FilterError",
