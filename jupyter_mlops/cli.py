@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -181,10 +183,12 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"Running {notebook} headless (store: {get_tracking_uri()}) ...", flush=True)
     started = _now_ms()
     output = run_notebook(notebook, args.output)
-    frame = search_runs(filter=f"attributes.start_time >= {started}", order_by=["start_time ASC"])
+    frame = search_runs(
+        filter=f"attributes.start_time >= {started}", order_by=["attributes.start_time ASC"]
+    )
     print(f"\nRecorded {len(frame)} run(s):")
-    if not frame.empty:
-        print(_table(frame, None))
+    for line in _summaries(frame):
+        print(f"  {line}")
     print(
         f"\nExecuted notebook saved to {output}.\n"
         "See it in JupyterLab: `jupyter lab` and open the MLOps sidebar (left), or in a notebook:\n"
@@ -192,6 +196,28 @@ def _demo(args: argparse.Namespace) -> int:
         "From a terminal: `jupyter mlops runs`."
     )
     return 0
+
+
+def _summaries(frame: Any) -> list[str]:
+    """One line per run: name, id, status, duration, headline metrics, counts."""
+    lines = []
+    for _, row in frame.iterrows():
+        metrics = {
+            c[8:]: row[c]
+            for c in frame.columns
+            if c.startswith("metrics.")
+            and row[c] == row[c]
+            and not c.startswith("metrics.training_")
+            and c != "metrics.duration_s"
+        }
+        shown = ", ".join(f"{k}={v:.3f}" for k, v in list(metrics.items())[:3])
+        params = sum(1 for c in frame.columns if c.startswith("params.") and row[c] == row[c])
+        duration = "" if row["duration_s"] != row["duration_s"] else f", {row['duration_s']:.1f} s"
+        lines.append(
+            f"{row['run_name']} ({row['run_id'][:8]}, {row['status']}{duration}): "
+            f"{shown or 'no metrics'}; {params} params"
+        )
+    return lines
 
 
 def quickstart_path() -> str:
@@ -224,8 +250,16 @@ def run_notebook(path: str, output: str, timeout: int = 600) -> str:
     except (OSError, ValueError) as e:
         raise InvalidInput(f"Cannot read notebook {path}: {e}") from e
     os.environ["JUPYTER_MLOPS_NOTEBOOK"] = os.path.abspath(path)
+    from jupyter_client.manager import KernelManager
+
+    # IPC transport: local sockets (in a private folder), and no "running over TCP without
+    # encryption" warning.
+    sockets = tempfile.mkdtemp(prefix="jupyter-mlops-kernel-")
+    manager = KernelManager(
+        kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel")
+    )
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": os.getcwd()}}
+        nb, km=manager, timeout=timeout, resources={"metadata": {"path": os.getcwd()}}
     )
     try:
         client.execute()
@@ -234,6 +268,9 @@ def run_notebook(path: str, output: str, timeout: int = 600) -> str:
         raise InvalidInput(f"A cell failed; see {output}.\n{str(e).splitlines()[-1]}") from e
     finally:
         os.environ.pop("JUPYTER_MLOPS_NOTEBOOK", None)
+        if manager.has_kernel:
+            manager.shutdown_kernel()
+        shutil.rmtree(sockets, ignore_errors=True)
     nbformat.write(nb, output)
     return os.path.abspath(output)
 

@@ -1,0 +1,103 @@
+"""The example notebooks, executed in a real kernel; the store and outputs are checked."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from jupyter_mlops.store.embedded import EmbeddedStore
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def execute(name: str, work) -> nbformat.NotebookNode:
+    """Run a copy of ``examples/<name>`` in ``work`` (the original is never touched)."""
+    path = work / name
+    shutil.copy(os.path.join(ROOT, "examples", name), path)
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(work)}}
+    ).execute()
+    return nb
+
+
+def outputs(nb, mime: str) -> list:
+    return [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if mime in o.get("data", {})
+    ]
+
+
+def text_of(nb) -> str:
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", "") or out.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
+def test_quickstart_through_the_demo_command(store_dir, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_mlops", "demo", "--output", str(tmp_path / "out.ipynb")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Recorded 3 run(s)" in done.stdout and "MLOps sidebar" in done.stdout
+    store = EmbeddedStore.open(str(store_dir))
+    runs = {r["run_name"]: r for r in store.list_runs()}
+    assert {"random-forest", "logistic-regression", "sgd-epochs"} <= set(runs)
+    forest = runs["random-forest"]
+    assert forest["status"] == "FINISHED"
+    assert forest["params"]["n_estimators"] == "100"
+    assert forest["metrics"]["test_accuracy"]["last"] > 0.8
+    assert "training_accuracy_score" in forest["metrics"]
+    assert "model/model.pkl" in forest["artifacts"] and "code/cell.py" in forest["artifacts"]
+    assert forest["tags"]["mlops.source.name"].endswith("quickstart.ipynb")
+    assert forest["datasets"] and forest["datasets"][0]["rows"] > 100
+    assert runs["sgd-epochs"]["metrics"]["val_accuracy"]["count"] == 20
+
+
+def test_registry_example(store_dir, tmp_path):
+    nb = execute("registry.ipynb", tmp_path)
+    text = text_of(nb)
+    assert "Promotion of cancer v1 to 'production' refused" in text
+    assert "cancer v2 promoted to @production" in text
+    import jupyter_mlops as mlops
+
+    assert mlops.alias_holder("cancer", "production") == 2
+    assert mlops.get_model_version("cancer", 1).validations[0]["passed"] is False
+    panel = outputs(nb, WIDGET)[-1]
+    assert "Alias history" in panel["data"]["text/html"]
+
+
+def test_deploy_example(store_dir, tmp_path):
+    nb = execute("deploy.ipynb", tmp_path)
+    text = text_of(nb)
+    assert "'predictions': [0, 0, 0]" in text
+    assert "400 Missing column(s)" in text
+    assert "stopped iris-demo" in text
+    status = outputs(nb, WIDGET)[-1]["data"]["text/html"]
+    assert "iris-demo" in status and "running" in status
+    assert os.path.exists(tmp_path / "iris-k8s" / "deployment.yaml")
+    import jupyter_mlops as mlops
+
+    assert mlops.get_deployment("iris-demo").status == "stopped"
+
+
+@pytest.mark.parametrize("name", ["registry.ipynb", "deploy.ipynb", "quickstart.ipynb"])
+def test_examples_are_committed_without_outputs(name):
+    nb = nbformat.read(os.path.join(ROOT, "examples", name), as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
