@@ -60,6 +60,8 @@ _API = {
         "undeploy",
     ],
     "jupyter_mlops.monitoring": ["DriftReport", "detect_drift", "list_drift_reports"],
+    "jupyter_mlops.pipelines.export": ["export_notebook"],
+    "jupyter_mlops.pipelines.runner": ["run_pipeline"],
     "jupyter_mlops.errors": [
         "Conflict",
         "FilterError",

@@ -73,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     k8s.add_argument("--image", help="image name to put in the Deployment")
     k8s.set_defaults(handler=_k8s)
 
+    from jupyter_mlops.pipelines.cli import add_commands
+
+    add_commands(sub)
+
     demo = sub.add_parser("demo", help="run examples/quickstart.ipynb headless and show the result")
     demo.add_argument("--notebook", help="another notebook to run instead of the quickstart")
     demo.add_argument("--output", default="quickstart-output.ipynb", help="where to save it")
