@@ -6,8 +6,9 @@ This module only holds hooks (IPython, Jupyter server, JupyterLab) and the lazy 
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from jupyter_mlops._lazy import lazy_api
 
 try:
     from jupyter_mlops._version import __version__
@@ -72,21 +73,9 @@ _API = {
         "StoreError",
     ],
 }
-_WHERE = {name: module for module, names in _API.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jupyter_mlops' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__, __all__ = lazy_api(
+    __name__, {name: module for module, names in _API.items() for name in names}
+)
 
 
 # -- IPython ----------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import re
-import shlex
 import sys
 import time
 import warnings
@@ -21,6 +20,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from jupyter_mlops.jupyter import tracked_run as tr
+from jupyter_mlops.jupyter.magic_util import parse
 
 MAX_PENDING_CAPTURES = 8
 WAIT_PENDING_S = 2.0
@@ -251,17 +251,7 @@ class TrackingMagics(Magics):
 
 # -- arguments ---------------------------------------------------------------------------------
 def _parse(magic: Any, line: str) -> Any:
-    try:
-        argv = shlex.split(line)
-    except ValueError as e:
-        raise UsageError(
-            f"%mlops_track: cannot split the arguments ({e}); quote values with spaces, "
-            'e.g. -n "my run".'
-        ) from e
-    try:
-        return magic.parser.parse_args(argv)
-    except UsageError as e:  # argparse's own words, plus where to look
-        raise UsageError(f"%mlops_track: {e} (see %mlops_track? for usage).") from e
+    return parse(magic, line, "mlops_track")
 
 
 def _check_flags(args: Any, is_cell: bool) -> None:

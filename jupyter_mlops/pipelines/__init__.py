@@ -8,8 +8,7 @@ input transformer is used lazily, as a parser).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from jupyter_mlops._lazy import lazy_api
 
 _API = {
     "export_notebook": "jupyter_mlops.pipelines.export",
@@ -20,11 +19,4 @@ _API = {
     "Pipeline": "jupyter_mlops.pipelines.model",
     "Step": "jupyter_mlops.pipelines.model",
 }
-__all__ = sorted(_API)
-
-
-def __getattr__(name: str) -> Any:
-    module = _API.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jupyter_mlops.pipelines' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__, __all__ = lazy_api(__name__, _API)
