@@ -252,6 +252,8 @@ class ModelsPanel(StaticFallback, widgets.VBox):
 
     def promote(self) -> gate.ValidationReport | None:
         """Run the gate for the chosen version with the form's values; show the outcome."""
+        if self.name is None:
+            return None
         try:
             report = gate.promote(
                 self.name,

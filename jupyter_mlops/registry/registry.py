@@ -482,11 +482,11 @@ def resolve_model_uri(uri: str) -> ModelVersion:
         name, alias = rest.rsplit("@", 1)
         if _store().documents("registered_models").get(name) is None:
             raise NotFound(f"No registered model named {name!r}. List models with %mlops_models.")
-        version = _aliases_of(name).get(alias)
-        if version is None:
+        holder = _aliases_of(name).get(alias)
+        if holder is None:
             known = ", ".join(sorted(_aliases_of(name))) or "none"
             raise NotFound(f"Model {name!r} has no alias {alias!r} (aliases: {known}).")
-        return get_model_version(name, version)
+        return get_model_version(name, holder)
     name, _, version = rest.rpartition("/")
     if not name:
         raise InvalidInput(

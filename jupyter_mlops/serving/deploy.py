@@ -310,7 +310,7 @@ def _with_status(doc: dict[str, Any]) -> Deployment:
         )
     }
     fields["versions"] = fields["versions"] or []
-    return Deployment(**fields, status=state, **live)
+    return Deployment(**fields, status=state, **live)  # type: ignore[arg-type]
 
 
 def parse_metrics(text: str) -> dict[str, Any]:

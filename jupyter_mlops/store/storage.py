@@ -200,7 +200,7 @@ class FileStorage(BaseStorage):
                 yield
             finally:
                 self._lock_depth -= 1
-                if self._lock_depth == 0:
+                if self._lock_depth == 0 and self._lock_fd is not None:
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     # -- snapshot and journal -----------------------------------------------------------------
