@@ -76,7 +76,7 @@ class RegistryMagics(Magics):
         from jupyter_mlops.jupyter.panels_registry import ModelsPanel
 
         args = parse(self.mlops_models, line, "mlops_models")
-        user_ns = self.shell.user_ns if self.shell is not None else {}
+        user_ns: dict[str, Any] = self.shell.user_ns if self.shell is not None else {}
         display(call(ModelsPanel, args.name, user_ns=user_ns))
 
     @magic_arguments.magic_arguments()
