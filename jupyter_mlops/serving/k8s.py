@@ -41,10 +41,11 @@ def export_k8s(
     if not isinstance(replicas, int) or replicas < 1:
         raise InvalidInput(f"replicas must be a positive integer, not {replicas!r}.")
     os.makedirs(os.path.join(output_dir, "model"), exist_ok=True)
-    shutil.copyfile(files.model_file, os.path.join(output_dir, "model", "model.pkl"))
+    filename = os.path.basename(files.descriptor.get("model_file", "model.pkl"))
+    shutil.copyfile(files.model_file, os.path.join(output_dir, "model", filename))
     descriptor = {
         **files.descriptor,
-        "model_file": "model.pkl",
+        "model_file": filename,
         "name": files.name,
         "version": files.version,
     }
@@ -66,7 +67,7 @@ def export_k8s(
     return [
         os.path.join(output_dir, f)
         for f in (
-            "model/model.pkl",
+            f"model/{filename}",
             "model/MLmodel.json",
             "Dockerfile",
             "deployment.yaml",

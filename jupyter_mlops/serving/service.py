@@ -197,11 +197,10 @@ class ModelService:
         self._reload_lock = threading.Lock()
 
     def _load(self) -> LoadedModel:
-        import pickle
+        from jupyter_mlops.tracking.models import load_files
 
         files = resolve_model_files(self.model_uri)
-        with open(files.model_file, "rb") as fh:
-            model = pickle.load(fh)  # noqa: S301 - model_files verified the sha256
+        model = load_files(files)
         takes_array = _takes_array(model, files.descriptor.get("input_example"), files.signature)
         return LoadedModel(
             model, files.name, files.version, files.uri, files.signature, time.time(), takes_array

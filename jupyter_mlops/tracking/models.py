@@ -1,4 +1,7 @@
-"""Logging and loading models: a pickle plus an ``MLmodel.json`` descriptor, hash-verified."""
+"""Logging and loading models: a model file plus an ``MLmodel.json`` descriptor, hash-verified.
+
+How a model becomes a file depends on its flavor (:mod:`jupyter_mlops.tracking.flavors`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jupyter_mlops.errors import Conflict, IntegrityError, InvalidInput, NotFound
+from jupyter_mlops.tracking.flavors import Flavor, flavor_for, flavor_named
 from jupyter_mlops.tracking.fluent import _active_or_start, _tracker
 
 MODEL_FILE = "model.pkl"
@@ -60,29 +64,28 @@ def _example_records(example: Any, limit: int = 5) -> Any:
     return np.asarray(example)[:limit].tolist()
 
 
-def flavor_of(model: Any) -> str:
-    """``sklearn`` for scikit-learn estimators, ``python`` for anything else with ``predict``."""
-    module = type(model).__module__ or ""
-    return "sklearn" if module.startswith("sklearn") or hasattr(model, "get_params") else "python"
-
-
 def log_model(
     model: Any, name: str = "model", input_example: Any = None, reference_data: Any = None
 ) -> str:
     """Store a model with the active run; returns ``runs:/<run_id>/<name>``.
 
-    The model is pickled; ``MLmodel.json`` beside it records the flavor, the class, library
-    versions, the input signature and a few example rows. ``reference_data`` (e.g. the training
-    features) keeps a bounded sample (1,000 rows) for drift monitoring.
+    The model is written by its flavor (scikit-learn, PyTorch, or any object with ``predict``);
+    ``MLmodel.json`` beside it records the flavor, the class, library versions, the input
+    signature and a few example rows. ``reference_data`` (e.g. the training features) keeps a
+    bounded sample (1,000 rows) for drift monitoring.
     """
-    if not hasattr(model, "predict"):
-        raise InvalidInput(f"log_model needs an object with predict(), not {type(model).__name__}.")
+    flavor = flavor_for(model)
+    if flavor is None:
+        raise InvalidInput(
+            f"log_model needs an object with predict() or a torch module, "
+            f"not {type(model).__name__}."
+        )
     if not isinstance(name, str) or not name.strip("/") or ".." in name.split("/"):
         raise InvalidInput(f"Model name {name!r} must be a relative path such as 'model'.")
     name = name.strip("/")
     run = _active_or_start()
     store = _tracker.store()
-    if f"{name}/{MODEL_FILE}" in store.get_run(run.id).get("artifacts", {}):
+    if f"{name}/{DESCRIPTOR}" in store.get_run(run.id).get("artifacts", {}):
         raise Conflict(
             f"Run {run.id} already has a model at {name!r}; log this one under another name, "
             "e.g. log_model(model, 'model-2')."
@@ -90,11 +93,10 @@ def log_model(
     if input_example is None and reference_data is not None:
         input_example = reference_data
     with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
-        model_path = os.path.join(tmp, MODEL_FILE)
-        with open(model_path, "wb") as fh:
-            pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        record = store.put_artifact(run.id, f"{name}/{MODEL_FILE}", model_path)
-        descriptor = _descriptor(model, input_example, record["sha256"], run.id)
+        model_path = os.path.join(tmp, flavor.filename)
+        flavor.save(model, model_path, input_example)
+        record = store.put_artifact(run.id, f"{name}/{flavor.filename}", model_path)
+        descriptor = _descriptor(model, flavor, input_example, record["sha256"], run.id)
         if reference_data is not None:
             descriptor["reference"] = _put_reference(store, run.id, name, reference_data, tmp)
         desc_path = os.path.join(tmp, DESCRIPTOR)
@@ -106,15 +108,17 @@ def log_model(
     return uri
 
 
-def _descriptor(model: Any, input_example: Any, sha256: str, run_id: str) -> dict[str, Any]:
+def _descriptor(
+    model: Any, flavor: Flavor, input_example: Any, sha256: str, run_id: str
+) -> dict[str, Any]:
     return {
-        "flavor": flavor_of(model),
+        "flavor": flavor.name,
         "class": f"{type(model).__module__}.{type(model).__qualname__}",
         "python_version": platform.python_version(),
         "library_versions": _library_versions(),
         "signature": infer_signature(input_example),
         "input_example": _example_records(input_example),
-        "model_file": MODEL_FILE,
+        "model_file": flavor.filename,
         "sha256": sha256,
         "run_id": run_id,
         "created": int(time.time() * 1000),
@@ -152,7 +156,10 @@ def logged_uri_of(model: Any) -> str | None:
         return None
     import hashlib
 
-    current = hashlib.sha256(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()
+    try:
+        current = hashlib.sha256(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()
+    except Exception:  # not picklable: it was stored another way; log it afresh
+        return None
     return entry[1] if current == entry[2] else None
 
 
@@ -269,10 +276,13 @@ def _folder_files(folder: str) -> ModelFiles:
 
 
 def load_model(uri: str) -> Any:
-    """Load a model by URI (see :func:`model_files`); its bytes are verified before unpickling."""
-    files = model_files(uri)
-    with open(files.model_file, "rb") as fh:
-        return pickle.load(fh)  # noqa: S301 - bytes verified against the recorded sha256
+    """Load a model by URI (see :func:`model_files`); its bytes are verified before loading."""
+    return load_files(model_files(uri))
+
+
+def load_files(files: ModelFiles) -> Any:
+    """The model in verified ``files``, read back by the flavor that wrote it."""
+    return flavor_named(files.descriptor.get("flavor", "python")).load(files.model_file)
 
 
 def load_reference(uri: str) -> Any:
