@@ -255,3 +255,16 @@ def test_concurrent_registration_gets_distinct_versions(tracking_store):
     versions = [int(v) for p in procs for v in p.communicate(timeout=120)[0].split()]
     assert sorted(versions) == list(range(1, 16))
     assert [v.version for v in mlops.list_versions("shared")] == list(range(1, 16))
+
+
+class Doubler:
+    """Not scikit-learn: any object with predict can be registered."""
+
+    def predict(self, X):
+        return np.asarray(X, dtype=float).sum(axis=1) * 2
+
+
+def test_any_object_with_predict_is_a_python_flavor_model(tracking_store):
+    version = mlops.register_model(Doubler(), "doubler", input_example=[[1, 2], [3, 4]])
+    assert version.flavor == "python"
+    assert mlops.load_model("models:/doubler/1").predict([[1, 2]]).tolist() == [6.0]
