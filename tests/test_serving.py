@@ -147,7 +147,30 @@ def test_predictions_are_logged_off_the_request_path(served):
             break
         time.sleep(0.2)
     row = next(r for r in records if r["inputs"].get("sepal length (cm)") == 6.0)
-    assert set(row) == {"ts", "request_id", "version", "inputs", "prediction"}
+    assert set(row) == {"ts", "request_id", "version", "latency_ms", "inputs", "prediction"}
+    assert row["latency_ms"] > 0
+
+
+def test_prediction_log_keeps_the_newest_rows(served, monkeypatch):
+    monkeypatch.setenv("JUPYTER_MLOPS_LOG_ROWS", "50")
+    small = deploy("models:/iris/1", name="iris-small-log")
+    try:
+        for batch in range(8):
+            rows = [[5.0 + batch, 3.0, 1.0, 0.2]] * 10
+            assert post(small.url, {"instances": rows})[0] == 200
+            time.sleep(0.3)  # several flushes
+        store = mlops.get_store()
+        deadline = time.monotonic() + 10
+        while True:
+            records, _ = store.read_records("predictions/iris-small-log")
+            if records and records[-1]["inputs"]["sepal length (cm)"] == 12.0:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert 50 <= len(records) <= 60  # trimmed back to 50 once past 60
+        assert records[0]["inputs"]["sepal length (cm)"] > 5.0  # the oldest went first
+    finally:
+        undeploy("iris-small-log")
 
 
 def test_alias_move_reloads_without_failed_requests(served):
@@ -188,7 +211,7 @@ def test_two_deployments_then_a_killed_one_shows_down(served):
     assert second.status == "running" and second.url != served["dep"].url
     status, body = post(second.url, {"instances": [[5.1, 3.5, 1.4, 0.2]]})
     assert status == 200
-    statuses = {d.name: d.status for d in list_deployments()}
+    statuses = {d.name: d.status for d in list_deployments() if d.status != "stopped"}
     assert statuses == {served["dep"].name: "running", "iris-v2": "running"}
     os.kill(second.pid, signal.SIGKILL)
     deadline = time.monotonic() + 5

@@ -228,3 +228,19 @@ def test_unwritable_location_is_a_clear_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(StoreError, match="JUPYTER_MLOPS_STORE"):
         EmbeddedStore.open(str(blocker / "store"))
+
+
+def test_record_streams_append_read_trim(store):
+    store.append_records("predictions/dep", [{"i": i} for i in range(10)])
+    records, offset = store.read_records("predictions/dep")
+    assert [r["i"] for r in records] == list(range(10)) and store.count_records(
+        "predictions/dep"
+    ) == 10
+    store.append_records("predictions/dep", [{"i": 10}])
+    assert store.read_records("predictions/dep", offset)[0] == [{"i": 10}]
+    assert store.trim_records("predictions/dep", 4) == 4
+    assert [r["i"] for r in store.read_records("predictions/dep")[0]] == [7, 8, 9, 10]
+    # an offset from before the trim starts over from the first record kept
+    assert [r["i"] for r in store.read_records("predictions/dep", offset)[0]] == [7, 8, 9, 10]
+    with pytest.raises(InvalidInput, match="stream name"):
+        store.append_records("../escape", [{"i": 1}])

@@ -8,6 +8,7 @@ old one and swapped in with one assignment, so requests in flight never fail.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -23,6 +24,7 @@ from jupyter_mlops.tracking.models import model_files as resolve_model_files
 
 BUCKETS_MS = (0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
 MAX_PENDING_LOG_ROWS = 200_000
+KEEP_LOG_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -86,26 +88,42 @@ def _label(text: str) -> str:
 
 
 class PredictionLog:
-    """Predictions queued on the request path, written to the store by a background thread."""
+    """Predictions queued on the request path, written to the store by a background thread.
 
-    def __init__(self, store: Any, deployment: str, metrics: Metrics, interval: float = 1.0):
+    The log keeps the newest ``keep_rows`` rows (``JUPYTER_MLOPS_LOG_ROWS``, 100,000 by default):
+    once it holds a fifth more than that, the oldest rows are dropped in one rewrite.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        deployment: str,
+        metrics: Metrics,
+        interval: float = 1.0,
+        keep_rows: int | None = None,
+    ):
         self.store = store
         self.stream = f"predictions/{deployment}"
         self.metrics = metrics
         self.interval = interval
+        self.keep_rows = keep_rows or int(os.environ.get("JUPYTER_MLOPS_LOG_ROWS", KEEP_LOG_ROWS))
+        self._rows = store.count_records(self.stream)
         self._queue: deque[tuple[Any, ...]] = deque()
         self._pending_rows = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="mlops-prediction-log", daemon=True)
         self._thread.start()
 
-    def add(self, frame: Any, predictions: list[Any], model: LoadedModel) -> None:
+    def add(
+        self, frame: Any, predictions: list[Any], model: LoadedModel, latency_ms: float
+    ) -> None:
         """Queue a request's rows and predictions (converted to records later, off the path)."""
         if self._pending_rows + len(predictions) > MAX_PENDING_LOG_ROWS:
             self.metrics.dropped_log_rows += len(predictions)
             return
         self._pending_rows += len(predictions)
-        self._queue.append((time.time(), uuid.uuid4().hex[:16], model, frame, predictions))
+        request = (time.time(), uuid.uuid4().hex[:16], model, latency_ms)
+        self._queue.append((request, frame, predictions))
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
@@ -114,25 +132,28 @@ class PredictionLog:
     def flush(self) -> None:
         records = []
         while self._queue:
-            ts, request_id, model, frame, predictions = self._queue.popleft()
+            request, frame, predictions = self._queue.popleft()
             self._pending_rows -= len(predictions)
-            records += _rows(ts, request_id, model, frame, predictions)
-        if records:
-            try:
-                self.store.append_records(self.stream, records)
-            except Exception:  # the log must never take the server down
-                self.metrics.dropped_log_rows += len(records)
+            records += _rows(request, frame, predictions)
+        if not records:
+            return
+        try:
+            self.store.append_records(self.stream, records)
+            self._rows += len(records)
+            if self._rows > self.keep_rows * 1.2:
+                self._rows = self.store.trim_records(self.stream, self.keep_rows)
+        except Exception:  # the log must never take the server down
+            self.metrics.dropped_log_rows += len(records)
 
     def close(self) -> None:
         self._stop.set()
         self.flush()
 
 
-def _rows(
-    ts: float, request_id: str, model: LoadedModel, frame: Any, predictions: list[Any]
-) -> list:
+def _rows(request: tuple[Any, ...], frame: Any, predictions: list[Any]) -> list:
     import pandas as pd
 
+    ts, request_id, model, latency_ms = request
     if isinstance(frame, pd.DataFrame):
         rows = frame.to_dict(orient="records")
     else:
@@ -147,6 +168,7 @@ def _rows(
             "ts": ms,
             "request_id": request_id,
             "version": model.version,
+            "latency_ms": round(latency_ms, 3),
             "inputs": row,
             "prediction": pred,
         }
@@ -209,6 +231,7 @@ class ModelService:
     # -- requests -----------------------------------------------------------------------------
     def invoke(self, body: bytes) -> dict[str, Any]:
         """Predictions for a scoring-protocol body; ``InvalidInput`` names any problem."""
+        started = time.perf_counter()
         model = self.current  # one read: a reload swapping models mid-request is harmless
         frame = scoring.conform(scoring.parse_request(body), model.signature, model.takes_array)
         try:
@@ -222,7 +245,7 @@ class ModelService:
             raise InvalidInput(f"The model could not predict on this input: {e}") from e
         predictions = scoring.predictions_json(predicted)
         if self.log is not None:
-            self.log.add(frame, predictions, model)
+            self.log.add(frame, predictions, model, (time.perf_counter() - started) * 1000)
         return {"predictions": predictions}
 
     def health(self) -> dict[str, Any]:

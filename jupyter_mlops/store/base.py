@@ -100,7 +100,19 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def read_records(self, stream: str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        """Records of a stream from byte ``offset`` on, and the offset to continue from."""
+        """Records of a stream from byte ``offset`` on, and the offset to continue from.
+
+        An offset from before a :meth:`trim_records` may point past the end: reading then
+        starts over from the first record kept.
+        """
+
+    @abc.abstractmethod
+    def count_records(self, stream: str) -> int:
+        """How many records a stream holds."""
+
+    @abc.abstractmethod
+    def trim_records(self, stream: str, keep: int) -> int:
+        """Drop all but the newest ``keep`` records (atomically); return how many are kept."""
 
     # -- generic documents (registry, deployments, drift reports...) --------------------------
     @abc.abstractmethod

@@ -319,10 +319,14 @@ class EmbeddedStore(Store):
             data = "".join(
                 json.dumps(r, separators=(",", ":"), default=str) + "\n" for r in records
             )
-            self._storage.append_stream(_records_stream(stream), data.encode())
+            with self._storage.lock(exclusive=True):  # a trim rewrites the file under this lock
+                self._storage.append_stream(_records_stream(stream), data.encode())
 
     def read_records(self, stream: str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        data = self._storage.read_stream(_records_stream(stream), offset)
+        name = _records_stream(stream)
+        if offset > self._storage.stream_size(name):
+            offset = 0  # the stream was trimmed since that offset was handed out
+        data = self._storage.read_stream(name, offset)
         records = []
         for line in data.splitlines():
             try:
@@ -330,6 +334,17 @@ class EmbeddedStore(Store):
             except ValueError:
                 continue  # a line torn by a killed writer
         return records, offset + len(data)
+
+    def count_records(self, stream: str) -> int:
+        return self._storage.read_stream(_records_stream(stream)).count(b"\n")
+
+    def trim_records(self, stream: str, keep: int) -> int:
+        name = _records_stream(stream)
+        with self._storage.lock(exclusive=True):
+            lines = self._storage.read_stream(name).splitlines(keepends=True)
+            if len(lines) > keep:
+                self._storage.replace_stream(name, b"".join(lines[len(lines) - keep :]))
+            return min(len(lines), keep)
 
     # -- artifacts ----------------------------------------------------------------------------
     def put_artifact(self, run_id: str, path: str, source: str) -> dict[str, Any]:

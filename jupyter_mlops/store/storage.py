@@ -79,6 +79,14 @@ class BaseStorage(abc.ABC):
         """A stream's complete lines from byte ``offset`` on (``b""`` when none)."""
 
     @abc.abstractmethod
+    def stream_size(self, name: str) -> int:
+        """A stream's size in bytes (0 when it does not exist)."""
+
+    @abc.abstractmethod
+    def replace_stream(self, name: str, data: bytes) -> None:
+        """Replace a stream's content atomically (the caller holds the exclusive lock)."""
+
+    @abc.abstractmethod
     def put_blob(self, source: str) -> tuple[str, int]:
         """Store a file by content; return ``(sha256, size)``."""
 
@@ -257,6 +265,19 @@ class FileStorage(BaseStorage):
         except FileNotFoundError:
             return b""
 
+    def stream_size(self, name: str) -> int:
+        try:
+            return os.stat(os.path.join(self.root, name)).st_size
+        except FileNotFoundError:
+            return 0
+
+    def replace_stream(self, name: str, data: bytes) -> None:
+        path = os.path.join(self.root, name)
+        fd, tmp = tempfile.mkstemp(prefix="stream-", dir=os.path.join(self.root, "tmp"))
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+
     # -- blobs ----------------------------------------------------------------------------------
     def _blob_file(self, sha256: str) -> str:
         return os.path.join(self.root, "artifacts", sha256[:2], sha256)
@@ -360,6 +381,12 @@ class MemoryStorage(BaseStorage):
 
     def read_stream(self, name: str, offset: int = 0) -> bytes:
         return complete_lines(bytes(self._streams.get(name, b"")[offset:]))
+
+    def stream_size(self, name: str) -> int:
+        return len(self._streams.get(name, b""))
+
+    def replace_stream(self, name: str, data: bytes) -> None:
+        self._streams[name] = bytearray(data)
 
     def put_blob(self, source: str) -> tuple[str, int]:
         with open(source, "rb") as fh:
