@@ -131,3 +131,19 @@ def test_models_panel_promote_form_runs_the_gate(trained):
     assert "passed" in panel._detail.value
     panel._x_var.value = "missing_var"
     assert panel.promote() is None and "missing_var" in panel._message.value
+
+
+def test_autologged_model_registers_with_its_run_and_reference_sample(trained):
+    trained.user_ns["X_train"] = trained.user_ns["X_test"]
+    trained.user_ns["y_train"] = trained.user_ns["y_test"]
+    trained.run_cell(
+        "%%mlops_track -n fit-in-cell\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "fitted = LogisticRegression(max_iter=2000).fit(X_train, y_train)\n"
+    )
+    trained.run_line_magic("mlops_register", "fitted -n autologged")
+    version = mlops.get_model_version("autologged", 1)
+    assert version.lineage["run_name"] == "fit-in-cell"
+    assert "training_accuracy_score" in version.lineage["metrics"]
+    reference = mlops.load_reference("models:/autologged/1")
+    assert list(reference.columns) == list(trained.user_ns["X_train"].columns)

@@ -296,7 +296,8 @@ def _text(value: Any) -> str:
 def _log_model(estimator: Any, name: str, X: Any) -> None:
     from jupyter_mlops.tracking.models import log_model
 
-    log_model(estimator, name=name, input_example=head(X))
+    # the training features double as the reference sample drift monitoring compares with
+    log_model(estimator, name=name, input_example=head(X), reference_data=X)
 
 
 def head(X: Any, rows: int = 5) -> Any:
