@@ -60,7 +60,15 @@ _API = {
         "list_deployments",
         "undeploy",
     ],
-    "jupyter_mlops.monitoring": ["DriftReport", "detect_drift", "list_drift_reports"],
+    "jupyter_mlops.monitoring.drift": ["detect_drift"],
+    "jupyter_mlops.monitoring.report": ["DriftReport", "list_drift_reports"],
+    "jupyter_mlops.monitoring.windows": [
+        "DriftWindow",
+        "MonitorResult",
+        "list_drift_windows",
+        "monitor",
+    ],
+    "jupyter_mlops.monitoring.labels": ["log_labels", "prediction_log"],
     "jupyter_mlops.pipelines.export": ["export_notebook"],
     "jupyter_mlops.pipelines.runner": ["run_pipeline"],
     "jupyter_mlops.errors": [
