@@ -44,6 +44,7 @@ import json
 import os
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -54,6 +55,7 @@ from jupyter_mlops.store.storage import BaseStorage, FileStorage, MemoryStorage
 
 Tables = dict[str, dict[str, dict[str, Any]]]
 DEFAULT_COMPACT_BYTES = 4 << 20
+HISTORY_CACHE_RUNS = 64
 
 
 def merged(doc: dict[str, Any] | None, fields: dict[str, Any]) -> dict[str, Any]:
@@ -133,6 +135,8 @@ class EmbeddedStore(Store):
             os.environ.get("JUPYTER_MLOPS_COMPACT_BYTES", DEFAULT_COMPACT_BYTES)
         )
         self._host = socket.gethostname()
+        self._history_cache: dict[str, tuple[int, dict[str, list[MetricPoint]]]] = {}
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def open(cls, location: str) -> EmbeddedStore:
@@ -301,17 +305,23 @@ class EmbeddedStore(Store):
 
     def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         self.get_run(run_id)
-        prefix = key.encode() + b"\t"
-        points: list[MetricPoint] = []
-        for line in self._storage.read_stream(_metrics_stream(run_id)).split(b"\n"):
-            if not line.startswith(prefix):
-                continue
-            try:
-                _, step, ts, value = line.split(b"\t")
-                points.append((key, float(value), int(step), int(ts)))
-            except ValueError:
-                continue  # a line torn by a killed writer
-        return points
+        return list(self._histories(run_id).get(key, []))
+
+    def _histories(self, run_id: str) -> dict[str, list[MetricPoint]]:
+        """Every key's points of a run, parsed once per change of its log (small LRU cache).
+
+        Comparing runs asks for several metrics of each run; the log is read only once.
+        """
+        name = _metrics_stream(run_id)
+        size = self._storage.stream_size(name)
+        with self._cache_lock:  # panels refresh from background threads
+            cached = self._history_cache.pop(run_id, None)
+            if cached is None or cached[0] != size:
+                cached = (size, parse_points(self._storage.read_stream(name)))
+            self._history_cache[run_id] = cached  # most recently used last
+            while len(self._history_cache) > HISTORY_CACHE_RUNS:
+                self._history_cache.pop(next(iter(self._history_cache)))
+            return cached[1]
 
     # -- record streams -------------------------------------------------------------------------
     def append_records(self, stream: str, records: list[dict[str, Any]]) -> None:
@@ -373,6 +383,19 @@ def _records_stream(stream: str) -> str:
             f"Invalid stream name {stream!r}: use letters, digits, '_', '-', '.', '/'."
         )
     return f"records/{stream}.jsonl"
+
+
+def parse_points(data: bytes) -> dict[str, list[MetricPoint]]:
+    """A metric log (tab-separated key, step, timestamp, value) grouped by key, in order."""
+    points: dict[str, list[MetricPoint]] = {}
+    for line in data.split(b"\n"):
+        try:
+            key, step, ts, value = line.split(b"\t")
+            name = key.decode()
+            points.setdefault(name, []).append((name, float(value), int(step), int(ts)))
+        except ValueError:
+            continue  # an empty or torn line (a killed writer)
+    return points
 
 
 def _metrics_stream(run_id: str) -> str:
