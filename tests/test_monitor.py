@@ -167,6 +167,18 @@ def test_each_window_is_stored_once_and_announced_once(at_live):
     assert listed["window_start"].tolist() == first.windows["window_start"].tolist()
 
 
+def test_the_rest_drift_route_shows_the_stored_windows(at_live):
+    from jupyter_mlops.jupyter import server_routes
+
+    result = monitor("iris-live", "3s", since=at_live.start_ms, min_rows=MIN_ROWS)
+    series = {s["name"]: s for s in server_routes.drift(None)["windows"]}
+    windows = series["iris-live (3s)"]["windows"]
+    assert len(windows) == len(result.windows)
+    assert [w["alert"] for w in windows] == result.windows["alert"].tolist()
+    assert all(w["window_start"] and 0 <= (w["drift_share"] or 0) <= 1 for w in windows)
+    json.dumps(windows)  # the sidebar gets plain JSON
+
+
 def test_a_reference_can_be_given(at_live):
     shifted = at_live.X + SHIFT
     result = monitor(

@@ -1,15 +1,25 @@
 """The JupyterLab server extension: JSON routes under ``/jupyter-mlops/api/``.
 
-A thin adapter over the core: each handler reads its input, calls the store, and writes JSON.
-Every route is listed in :data:`ROUTES`, every handler derives from :class:`MlopsHandler` and
-decorates every verb with ``tornado.web.authenticated``, and :func:`http_status` is the one place
-where core errors become HTTP statuses. This is the only module that imports tornado or
-jupyter_server.
+A thin adapter over the core: each handler reads its input, calls a function of
+:mod:`jupyter_mlops.jupyter.server_routes` off the event loop, and writes JSON. Every route is
+listed in :data:`ROUTES`, every handler derives from :class:`MlopsHandler` and decorates every
+verb with ``tornado.web.authenticated``, and :func:`http_status` is the one place where core
+errors become HTTP statuses. This is the only module that imports tornado or jupyter_server.
+
+Store calls block (file locks, journal reads), so they run on one worker thread: the embedded
+store hands out views of its in-memory tables and updates them in place when it catches up with
+other processes' writes, so two threads of this process must not read it at once. Exports, which
+do not touch the store and can take seconds, run on the default executor.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import mimetypes
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import tornado.web
@@ -17,16 +27,20 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from jupyter_mlops.errors import Conflict, InvalidInput, NotFound
-from jupyter_mlops.store import get_store
+from jupyter_mlops.jupyter import server_routes as routes
+from jupyter_mlops.jupyter.server_routes import OutsideRoot
 
 API_PREFIX = "jupyter-mlops/api"
 
-# Checked in order. FilterError is an InvalidInput, so it maps to 400 as well.
+# Checked in order. FilterError is an InvalidInput (400); GateFailed is a Conflict (409).
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (OutsideRoot, 403),
     (NotFound, 404),
     (InvalidInput, 400),
     (Conflict, 409),
 )
+
+_STORE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jupyter-mlops-store")
 
 
 def http_status(error: BaseException | None) -> int | None:
@@ -35,6 +49,15 @@ def http_status(error: BaseException | None) -> int | None:
         if isinstance(error, error_type):
             return status
     return None
+
+
+def error_body(error: BaseException) -> dict[str, Any]:
+    """``{"message": ...}``, plus the gate's ``report`` when a promotion was refused."""
+    body: dict[str, Any] = {"message": str(error)}
+    report = getattr(error, "report", None)
+    if report is not None and hasattr(report, "to_dict"):
+        body["report"] = routes.plain(report.to_dict())
+    return body
 
 
 class MlopsHandler(APIHandler):
@@ -49,7 +72,7 @@ class MlopsHandler(APIHandler):
             return
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": str(error)}))
+        self.finish(json.dumps(error_body(error)))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Log a core error as one line: it is the caller's mistake, not a server bug."""
@@ -58,18 +81,175 @@ class MlopsHandler(APIHandler):
         else:
             self.log.info("%s %s: %s", self.request.method, self.request.uri, value)
 
+    async def store_call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` on the store thread, so the event loop never waits on the store."""
+        return await asyncio.get_running_loop().run_in_executor(_STORE_THREAD, fn, *args)
+
+    async def reply(self, fn: Callable[..., dict[str, Any]], *args: Any) -> None:
+        """Answer with the JSON of ``fn(*args)``, computed on the store thread."""
+        self.send(await self.store_call(fn, *args))
+
+    def send(self, data: dict[str, Any]) -> None:
+        """Write ``data`` as strict JSON (non-finite floats become ``null``)."""
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(routes.plain(data), allow_nan=False, default=str))
+
+    def body_object(self) -> dict[str, Any]:
+        """The request's JSON body, which must be an object."""
+        body = self.get_json_body() if self.request.body else {}
+        if not isinstance(body, dict):
+            raise InvalidInput("The request body must be a JSON object.")
+        return body
+
 
 class ExperimentsHandler(MlopsHandler):
     """``GET experiments``: every experiment with its run count."""
 
     @tornado.web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         """List the experiments."""
-        self.finish({"experiments": get_store().list_experiments()})
+        await self.reply(routes.experiments)
 
+
+class RunsHandler(MlopsHandler):
+    """``GET runs``: one page of runs matching a filter, in order, with the total count."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        """Search runs (``experiment`` and ``order_by`` may repeat)."""
+        limit, offset = routes.page_bounds(
+            self.get_query_argument("limit", None), self.get_query_argument("offset", None)
+        )
+        await self.reply(
+            routes.runs_page,
+            [e for e in self.get_query_arguments("experiment") if e],
+            self.get_query_argument("filter", None),
+            [o for o in self.get_query_arguments("order_by") if o.strip()],
+            limit,
+            offset,
+        )
+
+
+class RunHandler(MlopsHandler):
+    """``GET runs/<run_id>``: params, metric summaries, tags, datasets, artifacts."""
+
+    @tornado.web.authenticated
+    async def get(self, run_id: str) -> None:
+        """One run."""
+        await self.reply(routes.run_detail, run_id)
+
+
+class MetricHistoryHandler(MlopsHandler):
+    """``GET runs/<run_id>/metrics/<key>``: a metric's every point."""
+
+    @tornado.web.authenticated
+    async def get(self, run_id: str, key: str) -> None:
+        """One metric's history."""
+        await self.reply(routes.metric_history, run_id, key)
+
+
+class ArtifactHandler(MlopsHandler):
+    """``GET runs/<run_id>/artifacts/<path>``: an artifact's bytes (never outside the store)."""
+
+    @tornado.web.authenticated
+    async def get(self, run_id: str, path: str) -> None:
+        """Download one artifact."""
+        local = await self.store_call(routes.artifact_file, run_id, path)
+        kind, _ = mimetypes.guess_type(path)
+        name = os.path.basename(path).replace('"', "")
+        self.set_header("Content-Disposition", f'inline; filename="{name}"')
+        self.set_header("X-Content-Type-Options", "nosniff")
+        data = await asyncio.to_thread(_read_bytes, local)
+        self.finish(data, set_content_type=kind or "application/octet-stream")
+
+
+class ModelsHandler(MlopsHandler):
+    """``GET models``: registered models with their versions and aliases."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        """List (optionally filter) the registered models."""
+        await self.reply(routes.models, self.get_query_argument("filter", None))
+
+
+class ModelHandler(MlopsHandler):
+    """``GET models/<name>``: versions, aliases, alias history and validation reports."""
+
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        """One registered model."""
+        await self.reply(routes.model_detail, name)
+
+
+class AliasesHandler(MlopsHandler):
+    """``POST models/<name>/aliases``: promote a version through the validation gate."""
+
+    @tornado.web.authenticated
+    async def post(self, name: str) -> None:
+        """Run the gate; 200 with its report, or 409 with the report when it refuses."""
+        await self.reply(routes.promote, name, self.body_object())
+
+
+class DeploymentsHandler(MlopsHandler):
+    """``GET deployments``: every deployment with its live status."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        """List the deployments."""
+        await self.reply(routes.deployments)
+
+
+class StopDeploymentHandler(MlopsHandler):
+    """``POST deployments/<name>/stop``: stop a deployment's model server."""
+
+    @tornado.web.authenticated
+    async def post(self, name: str) -> None:
+        """Stop it and answer its new status."""
+        await self.reply(routes.stop_deployment, name)
+
+
+class DriftHandler(MlopsHandler):
+    """``GET drift``: saved drift reports and monitoring windows."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        """List the drift reports (optionally those of one ``name``)."""
+        await self.reply(routes.drift, self.get_query_argument("name", None))
+
+
+class ExportHandler(MlopsHandler):
+    """``POST export``: a notebook below the server's root → pipeline files."""
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        """Export the notebook and list the files written."""
+        root = getattr(self.contents_manager, "root_dir", None) or self.settings.get(
+            "server_root_dir", os.getcwd()
+        )
+        self.send(await asyncio.to_thread(routes.export, root, self.body_object()))
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+_NAME = r"(?P<name>[^/]+)"
+_RUN = r"(?P<run_id>[^/]+)"
 
 ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     (r"experiments", ExperimentsHandler),
+    (r"runs", RunsHandler),
+    (rf"runs/{_RUN}", RunHandler),
+    (rf"runs/{_RUN}/metrics/(?P<key>.+)", MetricHistoryHandler),
+    (rf"runs/{_RUN}/artifacts/(?P<path>.+)", ArtifactHandler),
+    (r"models", ModelsHandler),
+    (rf"models/{_NAME}", ModelHandler),
+    (rf"models/{_NAME}/aliases", AliasesHandler),
+    (r"deployments", DeploymentsHandler),
+    (rf"deployments/{_NAME}/stop", StopDeploymentHandler),
+    (r"drift", DriftHandler),
+    (r"export", ExportHandler),
 ]
 """Each route's path below ``/jupyter-mlops/api/`` (a regex) and its handler."""
 
@@ -81,3 +261,21 @@ def load(server_app: Any) -> None:
     handlers = [(url_path_join(base, pattern), handler) for pattern, handler in ROUTES]
     web_app.add_handlers(".*$", handlers)
     server_app.log.info("jupyter_mlops: %d routes under %s", len(handlers), base)
+    _STORE_THREAD.submit(_warm_up, server_app.log)
+
+
+def _warm_up(log: Any) -> None:
+    """Import what the routes call and read the store once, while JupyterLab loads.
+
+    Otherwise the side bar's first requests pay for it (pandas alone is about a second), and,
+    answered in order on the store thread, the runs table would wait behind them.
+    """
+    try:
+        import jupyter_mlops.monitoring.report  # noqa: F401 - pandas, numpy
+        import jupyter_mlops.registry.gate  # noqa: F401
+        import jupyter_mlops.serving.deploy  # noqa: F401
+        import jupyter_mlops.tracking.search  # noqa: F401
+
+        routes.experiments()
+    except Exception as error:  # a broken store shows on the first request, with its message
+        log.debug("jupyter_mlops: warm-up skipped: %s", error)

@@ -165,10 +165,21 @@ class EmbeddedStore(Store):
                 continue  # a transaction torn by a killed writer: dropped whole
             apply_ops(self._tables, ops)
 
-    def _read(self) -> Tables:
+    def _read(self, *tables: str) -> list[dict[str, dict[str, Any]]]:
+        """Shallow copies of ``tables``, caught up and taken under the lock.
+
+        Catching up replaces entries of the live tables, so a reader in another thread must
+        never iterate them; documents themselves are never mutated, so a shallow copy is a
+        consistent snapshot.
+        """
         with self._storage.lock(exclusive=False):
             self._catch_up()
-            return self._tables
+            return [dict(self._tables.get(name, {})) for name in tables]
+
+    def _doc(self, table: str, doc_id: str) -> dict[str, Any] | None:
+        with self._storage.lock(exclusive=False):
+            self._catch_up()
+            return self._tables.get(table, {}).get(doc_id)
 
     def transact(self, fn: Callable[[StoreView], Any]) -> Any:
         with self._storage.lock(exclusive=True):
@@ -192,7 +203,7 @@ class EmbeddedStore(Store):
         self._offset = 0
 
     def documents(self, table: str) -> dict[str, dict[str, Any]]:
-        return self._read().get(table, {})
+        return self._read(table)[0]
 
     # -- experiments --------------------------------------------------------------------------
     def get_or_create_experiment(self, name: str) -> dict[str, Any]:
@@ -213,15 +224,13 @@ class EmbeddedStore(Store):
         return self.transact(create)
 
     def list_experiments(self) -> list[dict[str, Any]]:
-        tables = self._read()
+        runs, experiments = self._read("runs", "experiments")
         counts: dict[str, int] = {}
-        for run in tables.get("runs", {}).values():
+        for run in runs.values():
             counts[run["experiment_id"]] = counts.get(run["experiment_id"], 0) + 1
         return [
             {**exp, "run_count": counts.get(exp_id, 0)}
-            for exp_id, exp in sorted(
-                tables.get("experiments", {}).items(), key=lambda i: int(i[0])
-            )
+            for exp_id, exp in sorted(experiments.items(), key=lambda i: int(i[0]))
         ]
 
     # -- runs ---------------------------------------------------------------------------------
@@ -230,7 +239,7 @@ class EmbeddedStore(Store):
         return run
 
     def get_run(self, run_id: str) -> dict[str, Any]:
-        run = self.documents("runs").get(run_id)
+        run = self._doc("runs", run_id)
         if run is None:
             raise NotFound(
                 f"No run with id {run_id!r} in the store {self.uri}. "

@@ -4,42 +4,118 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
-import { MlopsSidebar } from './sidebar';
+import { createApi } from './api';
+import { exportWithDialog } from './components/dialogs';
+import { pipelineIcon } from './icons';
+import {
+  DEFAULT_INTERVAL_MS,
+  MlopsModel,
+  SECTION_KEYS,
+  SectionKey
+} from './model';
+import { MlopsSidebar, SECTION_TITLES } from './sidebar';
+
+const PLUGIN_ID = 'jupyter-mlops:plugin';
 
 namespace CommandIDs {
   export const open = 'jupyter-mlops:open-sidebar';
   export const refresh = 'jupyter-mlops:refresh';
+  export const exportPipeline = 'jupyter-mlops:export-pipeline';
+  export const section = (key: SectionKey) => `jupyter-mlops:open-${key}`;
 }
 
 /**
- * The MLOps side bar: experiments, models, deployments and drift.
+ * The MLOps side bar (experiments, models, deployments, drift), its palette commands, and the
+ * notebook toolbar's "Export to pipeline" button (declared in schema/plugin.json).
  */
 const plugin: JupyterFrontEndPlugin<void> = {
-  id: 'jupyter-mlops:plugin',
-  description: 'The MLOps side bar: experiments, models, deployments and drift.',
+  id: PLUGIN_ID,
+  description:
+    'The MLOps side bar: experiments, models, deployments and drift.',
   autoStart: true,
   requires: [ILabShell],
-  optional: [ICommandPalette],
+  optional: [ICommandPalette, INotebookTracker, ISettingRegistry],
   activate: (
     app: JupyterFrontEnd,
     labShell: ILabShell,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    notebooks: INotebookTracker | null,
+    settings: ISettingRegistry | null
   ) => {
-    const sidebar = new MlopsSidebar();
+    const model = new MlopsModel({
+      api: createApi(),
+      interval: DEFAULT_INTERVAL_MS
+    });
+    const sidebar = new MlopsSidebar(model);
     labShell.add(sidebar, 'left', { rank: 600 });
 
-    app.commands.addCommand(CommandIDs.open, {
+    const { commands } = app;
+    commands.addCommand(CommandIDs.open, {
       label: 'Show MLOps Side Bar',
       caption: 'Open the MLOps panel in the left side bar',
       execute: () => labShell.activateById(sidebar.id)
     });
-    app.commands.addCommand(CommandIDs.refresh, {
+    commands.addCommand(CommandIDs.refresh, {
       label: 'Refresh MLOps Side Bar',
       execute: () => sidebar.refresh()
     });
-    for (const command of [CommandIDs.open, CommandIDs.refresh]) {
+    for (const key of SECTION_KEYS) {
+      commands.addCommand(CommandIDs.section(key), {
+        label: `Show MLOps ${SECTION_TITLES[key]}`,
+        caption: `Open the ${SECTION_TITLES[key]} section of the MLOps side bar`,
+        execute: () => {
+          labShell.activateById(sidebar.id);
+          sidebar.openSection(key);
+        }
+      });
+    }
+    commands.addCommand(CommandIDs.exportPipeline, {
+      label: args =>
+        args.toolbar ? 'Export to pipeline' : 'Export Notebook to Pipeline…',
+      caption: 'Export this notebook as a Python, Airflow or Kubeflow pipeline',
+      icon: args => (args.toolbar ? pipelineIcon : undefined),
+      isEnabled: () => notebooks?.currentWidget != null,
+      execute: async () => {
+        const panel = notebooks?.currentWidget;
+        if (!panel) {
+          return null;
+        }
+        if (panel.context.model.dirty) {
+          await panel.context.save(); // the server exports what is on disk
+        }
+        return exportWithDialog(model, panel.context.path, path =>
+          commands.execute('docmanager:open', { path })
+        );
+      }
+    });
+
+    const paletteCommands = [
+      CommandIDs.open,
+      CommandIDs.refresh,
+      ...SECTION_KEYS.map(CommandIDs.section),
+      CommandIDs.exportPipeline
+    ];
+    for (const command of paletteCommands) {
       palette?.addItem({ command, category: 'MLOps' });
+    }
+
+    if (settings) {
+      const apply = (loaded: ISettingRegistry.ISettings) => {
+        const seconds = loaded.get('refreshInterval').composite as number;
+        model.interval = Math.max(1, seconds) * 1000;
+      };
+      settings
+        .load(PLUGIN_ID)
+        .then(loaded => {
+          apply(loaded);
+          loaded.changed.connect(apply);
+        })
+        .catch(reason =>
+          console.error('jupyter-mlops: cannot load settings', reason)
+        );
     }
   }
 };

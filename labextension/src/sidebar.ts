@@ -1,123 +1,156 @@
-import { refreshIcon } from '@jupyterlab/ui-components';
+import { caretDownIcon, refreshIcon } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { listExperiments } from './api';
+import { DeploymentsSection } from './components/deployments';
+import { element } from './components/dom';
+import { DriftSection } from './components/drift';
+import { ExperimentsSection } from './components/experiments';
+import { ModelsSection } from './components/models';
 import { mlopsIcon } from './icons';
-import { IExperiment } from './tokens';
+import { MlopsModel, SectionKey } from './model';
 
 /** DOM id of the sidebar; also the `data-id` of its tab in the left side bar. */
 export const SIDEBAR_ID = 'jupyter-mlops-sidebar';
 
-/** The four sections, top to bottom, with what each shows until it has content. */
-const SECTIONS = [
-  { key: 'experiments', title: 'Experiments', empty: 'Loading…' },
-  {
-    key: 'models',
-    title: 'Models',
-    empty: 'Registered models will be listed here.'
-  },
-  {
-    key: 'deployments',
-    title: 'Deployments',
-    empty: 'Running deployments will be listed here.'
-  },
-  { key: 'drift', title: 'Drift', empty: 'Drift reports will be listed here.' }
-] as const;
+/** The four sections, top to bottom. */
+export const SECTION_TITLES: Record<SectionKey, string> = {
+  experiments: 'Experiments',
+  models: 'Models',
+  deployments: 'Deployments',
+  drift: 'Drift'
+};
 
-type SectionKey = (typeof SECTIONS)[number]['key'];
+interface ISectionView {
+  node: HTMLElement;
+  update(): void;
+}
 
 /**
- * The "MLOps" panel of the left side bar.
+ * The "MLOps" panel of the left side bar: four collapsible sections over one model, which
+ * polls while the panel is visible.
  */
 export class MlopsSidebar extends Widget {
-  constructor() {
+  constructor(readonly model: MlopsModel) {
     super();
     this.id = SIDEBAR_ID;
     this.addClass('jp-mlops-sidebar');
     this.title.icon = mlopsIcon;
     this.title.caption = 'MLOps';
+    this._experiments = new ExperimentsSection(model);
+    this._views = {
+      experiments: this._experiments,
+      models: new ModelsSection(model),
+      deployments: new DeploymentsSection(model),
+      drift: new DriftSection(model)
+    };
     this.node.appendChild(this._header());
-    for (const section of SECTIONS) {
-      this.node.appendChild(this._section(section.key, section.title, section.empty));
+    for (const key of Object.keys(SECTION_TITLES) as SectionKey[]) {
+      this.node.appendChild(this._section(key));
+      this._update(key);
+    }
+    model.changed.connect((_, section) => this._update(section), this);
+  }
+
+  /** Fetch every expanded section again. */
+  refresh(): Promise<void> {
+    return this.model.refresh();
+  }
+
+  /** Expand a section, scroll to it and focus it (palette commands). */
+  openSection(key: SectionKey): void {
+    this.model.setExpanded(key, true);
+    const section = this._sections.get(key)!;
+    section.scrollIntoView({ block: 'start' });
+    if (key === 'experiments') {
+      this._experiments.focusFilter();
+    } else {
+      section.querySelector<HTMLElement>('.jp-mlops-section-toggle')?.focus();
     }
   }
 
-  /** Fetch the experiments again and redraw their list. */
-  async refresh(): Promise<void> {
-    const body = this._bodies.get('experiments')!;
-    try {
-      renderExperiments(body, await listExperiments());
-    } catch (error) {
-      renderMessage(body, (error as Error).message, 'jp-mlops-error');
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
     }
+    this.model.dispose();
+    super.dispose();
   }
 
-  protected onAfterShow(): void {
-    void this.refresh();
+  protected onAfterShow(msg: Message): void {
+    this.model.visible = true;
+  }
+
+  protected onAfterHide(msg: Message): void {
+    this.model.visible = false;
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    this.model.visible = false;
+  }
+
+  private _update(section: SectionKey): void {
+    const node = this._sections.get(section);
+    if (!node) {
+      return;
+    }
+    const expanded = this.model.expanded.has(section);
+    node.classList.toggle('jp-mod-expanded', expanded);
+    node
+      .querySelector('.jp-mlops-section-toggle')
+      ?.setAttribute('aria-expanded', String(expanded));
+    (node.querySelector('.jp-mlops-section-body') as HTMLElement).hidden =
+      !expanded;
+    if (expanded) {
+      this._views[section].update();
+    }
   }
 
   private _header(): HTMLElement {
     const header = element('div', 'jp-mlops-header');
     header.appendChild(element('h2', 'jp-mlops-title', 'MLOps'));
-    const button = element('button', 'jp-mlops-refresh jp-Button jp-mod-minimal');
+    const button = element(
+      'button',
+      'jp-mlops-refresh jp-Button jp-mod-minimal'
+    );
+    button.type = 'button';
     button.title = 'Refresh';
     button.setAttribute('aria-label', 'Refresh');
-    refreshIcon.element({ container: button, elementSize: 'normal' });
+    // Not `container: button`: LabIcon would replace the button's classes with its own.
+    button.appendChild(
+      refreshIcon.element({ tag: 'span', elementSize: 'normal' })
+    );
     button.addEventListener('click', () => void this.refresh());
     header.appendChild(button);
     return header;
   }
 
-  private _section(key: SectionKey, title: string, empty: string): HTMLElement {
+  private _section(key: SectionKey): HTMLElement {
     const section = element('section', 'jp-mlops-section');
     section.dataset.section = key;
-    section.appendChild(element('h3', 'jp-mlops-section-title', title));
+    const heading = element('h3', 'jp-mlops-section-title');
+    const toggle = element('button', 'jp-mlops-section-toggle');
+    toggle.type = 'button';
+    toggle.setAttribute('aria-controls', `jp-mlops-section-${key}`);
+    toggle.appendChild(
+      caretDownIcon.element({ className: 'jp-mlops-caret', tag: 'span' })
+    );
+    toggle.appendChild(
+      element('span', 'jp-mlops-section-name', SECTION_TITLES[key])
+    );
+    toggle.addEventListener('click', () =>
+      this.model.setExpanded(key, !this.model.expanded.has(key))
+    );
+    heading.appendChild(toggle);
     const body = element('div', 'jp-mlops-section-body');
-    renderMessage(body, empty);
-    section.appendChild(body);
-    this._bodies.set(key, body);
+    body.id = `jp-mlops-section-${key}`;
+    body.appendChild(this._views[key].node);
+    section.append(heading, body);
+    this._sections.set(key, section);
     return section;
   }
 
-  private _bodies = new Map<SectionKey, HTMLElement>();
-}
-
-function renderExperiments(body: HTMLElement, experiments: IExperiment[]): void {
-  if (experiments.length === 0) {
-    renderMessage(
-      body,
-      'No experiments yet. Track a cell with %%mlops_track to create one.'
-    );
-    return;
-  }
-  const list = element('ul', 'jp-mlops-list');
-  for (const experiment of experiments) {
-    const item = element('li', 'jp-mlops-item');
-    item.dataset.experimentId = experiment.experiment_id;
-    item.title = experiment.name;
-    item.appendChild(element('span', 'jp-mlops-item-name', experiment.name));
-    const runs = experiment.run_count === 1 ? '1 run' : `${experiment.run_count} runs`;
-    item.appendChild(element('span', 'jp-mlops-item-count', runs));
-    list.appendChild(item);
-  }
-  body.replaceChildren(list);
-}
-
-function renderMessage(body: HTMLElement, text: string, extraClass = ''): void {
-  const message = element('p', `jp-mlops-message ${extraClass}`.trim(), text);
-  body.replaceChildren(message);
-}
-
-/** A new element; `text` goes in as text, never as HTML. */
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
+  private readonly _experiments: ExperimentsSection;
+  private readonly _views: Record<SectionKey, ISectionView>;
+  private readonly _sections = new Map<SectionKey, HTMLElement>();
 }
