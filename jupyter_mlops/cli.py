@@ -53,6 +53,21 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--columns", help="comma-separated columns to show (default: a summary)")
     runs.set_defaults(handler=_runs)
 
+    models = sub.add_parser("models", help="registered models, or one model's versions")
+    models.add_argument("name", nargs="?", help="show this model's versions and alias history")
+    models.set_defaults(handler=_models)
+
+    drift = sub.add_parser(
+        "drift", help="compare two data files (CSV or Parquet); exit code 1 when they drifted"
+    )
+    drift.add_argument("reference", help="the reference data file")
+    drift.add_argument("current", help="the current data file")
+    drift.add_argument("-c", "--column", action="append", help="only these columns (repeatable)")
+    drift.add_argument("--method", help="one method for every column, e.g. ks or psi")
+    drift.add_argument("--threshold", type=float, help="one threshold for every column")
+    drift.add_argument("--save", metavar="NAME", help="store the report under NAME")
+    drift.set_defaults(handler=_drift)
+
     serve = sub.add_parser("serve", help="serve a model over HTTP (MLflow's scoring protocol)")
     serve.add_argument(
         "model_uri", help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/PATH or a folder"
@@ -126,6 +141,113 @@ def _table(frame: Any, columns: str | None) -> str:
     return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}")
 
 
+def _models(args: argparse.Namespace) -> int:
+    from jupyter_mlops.registry import registry
+
+    _use_store(args)
+    if args.name is None:
+        found = registry.search_models()
+        if not found:
+            print("No registered models yet. Register one with %mlops_register MODEL -n NAME.")
+        rows = [
+            (
+                m.name,
+                str(m.latest_version or ""),
+                str(len(m.versions)),
+                ", ".join(f"{a}→v{v}" for a, v in sorted(m.aliases.items())),
+            )
+            for m in found
+        ]
+        _print_rows(("name", "latest", "versions", "aliases"), rows)
+        return 0
+    versions = registry.list_versions(args.name)
+    _print_rows(
+        ("version", "status", "aliases", "run", "created"),
+        [
+            (
+                f"v{v.version}",
+                v.status,
+                ", ".join(v.aliases),
+                str(v.lineage.get("run_name") or ""),
+                _when(v.creation_time),
+            )
+            for v in versions
+        ],
+    )
+    moves = registry.alias_history(args.name)
+    if moves:
+        print("\nalias history:")
+        _print_rows(
+            ("when", "alias", "from", "to", "who", "why"),
+            [
+                (
+                    _when(m["time"]),
+                    m["alias"],
+                    _v(m["from_version"]),
+                    _v(m["to_version"]),
+                    m["user"],
+                    m["reason"],
+                )
+                for m in moves
+            ],
+        )
+    return 0
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from jupyter_mlops.monitoring import detect_drift
+
+    _use_store(args)
+    report = detect_drift(
+        _read_table(args.reference),
+        _read_table(args.current),
+        columns=args.column,
+        method=args.method,
+        threshold=args.threshold,
+    )
+    verdict = "DRIFT" if report.dataset_drift else "no drift"
+    print(
+        f"{verdict}: {report.n_drifted} of {report.n_tested} columns drifted "
+        f"({report.drift_share:.0%})"
+    )
+    shown = report.columns[
+        ["column", "kind", "method", "statistic", "p_value", "threshold", "drifted", "status"]
+    ]
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if args.save:
+        print(f"saved as {report.save(args.save)}")
+    return 1 if report.dataset_drift else 0
+
+
+def _read_table(path: str) -> Any:
+    import pandas as pd
+
+    from jupyter_mlops.errors import InvalidInput
+
+    try:
+        if path.endswith((".parquet", ".pq")):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except (OSError, ValueError, ImportError) as e:
+        raise InvalidInput(f"Cannot read {path}: {e}") from e
+
+
+def _print_rows(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _when(ms: Any) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S") if ms else ""
+
+
+def _v(version: Any) -> str:
+    return "—" if version is None else f"v{version}"
+
+
 def _serve(args: argparse.Namespace) -> int:
     from jupyter_mlops.serving.http import serve
 
@@ -155,10 +277,7 @@ def _deployments(args: argparse.Namespace) -> int:
         )
         for d in found
     ]
-    header = ("name", "status", "model", "version", "url", "requests", "p50", "p95")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    _print_rows(("name", "status", "model", "version", "url", "requests", "p50", "p95"), rows)
     return 0
 
 
