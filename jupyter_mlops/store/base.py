@@ -6,7 +6,7 @@ TinyDB store (:mod:`jupyter_mlops.store.embedded`) is one implementation, and a 
 
 Documents are plain JSON-able dicts. A run document looks like::
 
-    {"run_id": "3f2a...", "run_name": "rf-1", "experiment_id": "1",
+    {"run_id": "3f2a...", "run_name": "rf-1", "experiment_id": "1", "experiment": "churn",
      "status": "FINISHED", "start_time": 1700000000000, "end_time": 1700000001234,
      "parent_run_id": None,
      "params": {"n_estimators": "100"},

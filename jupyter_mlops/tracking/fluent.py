@@ -204,6 +204,7 @@ def start_run(
         "run_id": run_id,
         "run_name": run_name,
         "experiment_id": exp["experiment_id"],
+        "experiment": exp_name,  # denormalized (experiments are never renamed): search reads it
         "status": "RUNNING",
         "start_time": _now_ms(),
         "end_time": None,
@@ -269,7 +270,7 @@ def get_run(run_id: str) -> Run:
 
 
 def _experiment_names(store: Store) -> dict[str, str]:
-    return {e["experiment_id"]: e["name"] for e in store.list_experiments()}
+    return {exp_id: e["name"] for exp_id, e in store.documents("experiments").items()}
 
 
 # -- params, tags ---------------------------------------------------------------------------
@@ -397,7 +398,10 @@ def find_runs(
     store = _tracker.store()
     names = _experiment_names(store)
     ids = None if experiments is None else _experiment_ids(experiments, names)
-    rows = [{**r, "experiment": names.get(r["experiment_id"], "")} for r in store.list_runs(ids)]
+    rows = [
+        r if "experiment" in r else {**r, "experiment": names.get(r["experiment_id"], "")}
+        for r in store.list_runs(ids)
+    ]
     if max_results is not None and (not isinstance(max_results, int) or max_results < 0):
         raise InvalidInput(f"max_results must be a non-negative integer, not {max_results!r}.")
     return search.search(rows, filter, order_by, max_results)

@@ -499,5 +499,9 @@ def _datetimes(ms: np.ndarray) -> pd.DatetimeIndex:
     import numpy as np
     import pandas as pd
 
-    inside = np.where(np.abs(ms) < 9.2e12, ms, np.nan)  # datetime64[ns] spans 1677-2262
-    return pd.to_datetime(inside, unit="ms", utc=True)
+    # Straight to datetime64[ms] (pd.to_datetime with a unit is ~6x slower on small arrays);
+    # NaN and values beyond 1677-2262 become NaT.
+    valid = np.isfinite(ms) & (np.abs(ms) < 9.2e12)
+    ticks = np.full(ms.shape, np.iinfo(np.int64).min, dtype=np.int64)  # the NaT bit pattern
+    ticks[valid] = ms[valid].astype(np.int64)
+    return pd.DatetimeIndex(ticks.view("datetime64[ms]")).tz_localize("UTC")
