@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
 import subprocess
 
 import pytest
@@ -12,8 +11,6 @@ from magic_fixtures import runs
 
 import jupyter_mlops as mlops
 from jupyter_mlops.tracking import context, fluent
-
-needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 
 def git(folder, *args):
@@ -47,7 +44,6 @@ def artifact_text(run, path):
         return fh.read()
 
 
-@needs_git
 def test_a_clean_repository(repo):
     info = context.git_info(str(repo / "."))
     assert info is not None
@@ -58,7 +54,6 @@ def test_a_clean_repository(repo):
     assert info.tags()["mlops.source.git.dirty"] == "false"
 
 
-@needs_git
 def test_a_modified_repository_is_dirty_with_its_diff(repo):
     (repo / "train.py").write_text("print('v2')\n")
     sub = repo / "notebooks"
@@ -69,7 +64,6 @@ def test_a_modified_repository_is_dirty_with_its_diff(repo):
     assert info.tags()["mlops.source.git.dirty"] == "true"
 
 
-@needs_git
 def test_a_repository_without_commits(tmp_path):
     git(tmp_path, "init", "-q", "-b", "trunk")
     info = context.git_info(str(tmp_path))
@@ -77,7 +71,6 @@ def test_a_repository_without_commits(tmp_path):
     assert not info.dirty
 
 
-@needs_git
 def test_a_detached_head_has_no_branch(repo):
     git(repo, "checkout", "-q", "--detach")
     assert context.git_info(str(repo)).branch is None
@@ -124,7 +117,6 @@ def test_python_platform_and_packages():
     assert context.installed_packages() is context.installed_packages()  # cached
 
 
-@needs_git
 def test_a_run_started_in_a_dirty_repository_records_commit_branch_and_diff(
     store_dir, repo, monkeypatch
 ):
@@ -150,7 +142,6 @@ def test_a_run_started_in_a_dirty_repository_records_commit_branch_and_diff(
     assert "mlops.source.git.commit" not in nested.tags and not nested.artifacts
 
 
-@needs_git
 def test_a_tracked_cell_in_a_clean_repository_has_no_diff_artifact(shell, repo, monkeypatch):
     monkeypatch.chdir(repo)
     assert shell.run_cell("%%mlops_track\nx = 1\n").success

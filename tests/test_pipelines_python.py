@@ -61,7 +61,6 @@ def test_export_writes_a_readable_folder_and_leaves_the_notebook_alone(tmp_path)
     assert "jupyter mlops run-pipeline" in readme and "- `train` (cell 9) after features" in readme
 
 
-@pytest.mark.skipif(_ruff() is None, reason="ruff is a test dependency")
 @pytest.mark.parametrize("target", ["python", "airflow", "kfp"])
 def test_generated_code_is_formatted_and_defines_every_name_it_uses(tmp_path, target):
     for name in ("tagged", "headings", "magics"):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.errors import InvalidInput, NotFound
-from jupyter_mlops.store import get_store, get_tracking_uri
+from jupyter_mlops.store import get_store
 from jupyter_mlops.store.embedded import process_start_time
 from jupyter_mlops.tracking.buffer import MetricBuffer
 
@@ -463,24 +463,3 @@ def _generate_name() -> str:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-__all__ = [
-    "ActiveRun",
-    "Run",
-    "active_run",
-    "end_run",
-    "flush",
-    "get_metric_history",
-    "get_run",
-    "get_tracking_uri",
-    "log_metric",
-    "log_metrics",
-    "log_param",
-    "log_params",
-    "search_runs",
-    "set_experiment",
-    "set_tag",
-    "set_tags",
-    "start_run",
-]
