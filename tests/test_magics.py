@@ -336,7 +336,7 @@ def test_random_argument_lines_give_a_run_or_a_usage_error(shell, line):
 def test_in_a_real_kernel_a_failing_tracked_cell_fails_the_notebook(
     store_dir, tmp_path, monkeypatch
 ):
-    nbclient = pytest.importorskip("nbclient")
+    import nbclient  # a runtime dependency: missing means a broken install, not a skip
     from nbclient.exceptions import CellExecutionError
 
     path = tmp_path / "work" / "train.ipynb"
