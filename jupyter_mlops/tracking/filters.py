@@ -193,6 +193,8 @@ class Field:
         Compare case-insensitively.
     time : bool
         Milliseconds since the epoch; ISO date literals are accepted.
+    path : (section, key) or None
+        Where a metric, param or tag lives, so the commonest comparisons can read it inline.
     """
 
     name: str
@@ -200,6 +202,7 @@ class Field:
     get: Callable[[Run], Any]
     fold: bool = False
     time: bool = False
+    path: tuple[str, str] | None = None
 
 
 def _section(run: Run, name: str) -> dict[str, Any]:
@@ -293,9 +296,9 @@ def resolve_field(token: Token, text: str) -> Field:
         raise FilterError(f"unknown prefix {prefix!r}{hint}", text, token.pos, prefix)
     name = f"{section}.{key}" if _KEY.fullmatch(key) else f"{section}.`{key}`"
     if section == "metrics":
-        return Field(name, "number", _metric_getter(key))
+        return Field(name, "number", _metric_getter(key), path=(section, key))
     if section in ("params", "tags"):
-        return Field(name, "text", _text_getter(section, key))
+        return Field(name, "text", _text_getter(section, key), path=(section, key))
     if section == "datasets":
         if key not in _DATASET_KEYS:
             hint = _suggest(key, _DATASET_KEYS) or f"; use one of {', '.join(_DATASET_KEYS)}"
@@ -425,7 +428,10 @@ def _number_of(field: Field, literal: Literal, text: str) -> int | float:
 def compare(field: Field, op: Token, literal: Literal, text: str) -> Predicate:
     """``field <op> literal``."""
     if field.kind == "number":
-        get, target, fn = field.get, _number_of(field, literal, text), _COMPARE[op.text]
+        target, fn = _number_of(field, literal, text), _COMPARE[op.text]
+        if field.path is not None:
+            return _metric_compare(field.path[1], fn, target)
+        get = field.get
 
         def predicate(run: Run) -> bool:
             value = get(run)
@@ -435,7 +441,42 @@ def compare(field: Field, op: Token, literal: Literal, text: str) -> Predicate:
     if literal.kind == "bool" and _COMPARE[op.text] not in (operator.eq, operator.ne):
         message = f"TRUE and FALSE only work with =, != and IN, not {op.text}"
         raise FilterError(message, text, op.pos, op.text)
+    plain_text = literal.kind == "text" and literal.number is None and not field.fold
+    if field.path is not None and plain_text and op.text in ("=", "=="):
+        return _text_equals(*field.path, literal.text)
     return _wrap(field, _text_test(field, op.text, literal))
+
+
+# The two comparisons most filters are made of, read inline: a call per run less than
+# ``_wrap(field, test)``, which matters on the search's hot path.
+def _metric_compare(key: str, fn: Callable[[Any, Any], bool], target: float) -> Predicate:
+    """``metrics.<key> <op> target``, false when the run has no such metric."""
+
+    def predicate(run: Run) -> bool:
+        metrics = run.get("metrics")
+        metric = metrics.get(key) if metrics.__class__ is dict else None
+        if metric.__class__ is dict:
+            metric = metric.get("last")
+        if metric.__class__ is not float and metric.__class__ is not int:
+            metric = _as_number(metric)
+            if metric is None:
+                return False
+        return fn(metric, target)
+
+    return predicate
+
+
+def _text_equals(section: str, key: str, target: str) -> Predicate:
+    """``params|tags.<key> = 'target'`` for a target that does not read as a number."""
+
+    def predicate(run: Run) -> bool:
+        values = run.get(section)
+        value = values.get(key) if values.__class__ is dict else None
+        if value.__class__ is str:
+            return value == target  # type: ignore[no-any-return]
+        return value is not None and str(value) == target
+
+    return predicate
 
 
 def like(field: Field, op: Token, literal: Literal, negate: bool, text: str) -> Predicate:
