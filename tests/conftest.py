@@ -2,7 +2,12 @@
 
 import pytest
 
-pytest_plugins = ("pytest_jupyter.jupyter_server", "fixtures_store", "browser_fixtures")
+pytest_plugins = (
+    "pytest_jupyter.jupyter_server",
+    "fixtures_store",
+    "mlflow_fixtures",
+    "browser_fixtures",
+)
 
 
 @pytest.fixture

@@ -1,6 +1,16 @@
-"""Fixtures shared by every test that touches a store: a fresh store folder, an IPython shell."""
+"""Fixtures shared by every test that touches a store.
+
+A fresh store folder, an IPython shell, and ``backend``: the same test on the embedded store and
+on a real MLflow tracking server.
+"""
 
 from __future__ import annotations
+
+import glob
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
 
 import pytest
 from IPython.core.getipython import get_ipython
@@ -47,3 +57,39 @@ def shell(store_dir):
     yield ip
     magics.unload(ip)
     ip.user_ns.pop("__vsc_ipynb_file__", None)
+
+
+@dataclass
+class Backend:
+    """Where a test's runs go: ``uri`` for ``set_tracking_uri``, and the files at rest."""
+
+    kind: str
+    uri: str
+    root: str  # the embedded store's folder, or the MLflow server's
+    cache: str | None = None
+
+    def file_at_rest(self, run_id: str, path: str) -> str:
+        """The stored bytes of a run's artifact (for tests that tamper with them)."""
+        if self.kind == "embedded":
+            sha = mlops.get_run(run_id).artifacts[path]["sha256"]
+            return os.path.join(self.root, "artifacts", sha[:2], sha)
+        if self.cache:
+            shutil.rmtree(self.cache, ignore_errors=True)  # make the next read download
+        (found,) = glob.glob(os.path.join(self.root, "artifacts", "*", run_id, "artifacts", path))
+        return found
+
+
+@pytest.fixture(params=["embedded", "mlflow"])
+def backend(request, store_dir, monkeypatch, tmp_path):
+    """The test's store: a fresh embedded folder, or a unique experiment on the MLflow server."""
+    if request.param == "embedded":
+        yield Backend("embedded", str(store_dir), str(store_dir))
+        return
+    server = request.getfixturevalue("mlflow_server_process")
+    uri = f"mlflow+{server.url}"
+    cache = str(tmp_path / "cache")
+    monkeypatch.setenv("JUPYTER_MLOPS_STORE", uri)
+    monkeypatch.setenv("JUPYTER_MLOPS_CACHE", cache)
+    monkeypatch.setenv("JUPYTER_MLOPS_EXPERIMENT", f"Default-{uuid.uuid4().hex[:8]}")
+    set_tracking_uri(uri)
+    yield Backend("mlflow", uri, server.root, cache)

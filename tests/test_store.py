@@ -1,4 +1,8 @@
-"""The embedded store's behaviour, the same suite on memory and on disk."""
+"""The store's behaviour: one suite on memory, on disk and on a real MLflow tracking server.
+
+Tests name their experiments, tables and streams with a unique suffix, because the MLflow server
+is shared by the session (it takes seconds to start).
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,23 @@ from jupyter_mlops.errors import Conflict, IntegrityError, InvalidInput, NotFoun
 from jupyter_mlops.store.embedded import EmbeddedStore
 
 
-@pytest.fixture(params=["memory", "disk"])
-def store(request, tmp_path):
+@pytest.fixture(params=["memory", "disk", "mlflow"])
+def store(request, tmp_path, monkeypatch):
     if request.param == "memory":
         return EmbeddedStore.open("memory:")
-    return EmbeddedStore.open(str(tmp_path / "store"))
+    if request.param == "disk":
+        return EmbeddedStore.open(str(tmp_path / "store"))
+    from jupyter_mlops.store.mlflow_store import MlflowStore
+
+    monkeypatch.setenv("JUPYTER_MLOPS_CACHE", str(tmp_path / "cache"))
+    return MlflowStore("mlflow+" + request.getfixturevalue("mlflow_server"))
+
+
+EXPERIMENT = f"exp-{uuid.uuid4().hex[:8]}"
 
 
 def new_run(store, name="r", status="RUNNING", **extra):
-    exp = store.get_or_create_experiment("exp")
+    exp = store.get_or_create_experiment(EXPERIMENT)
     doc = {
         "run_id": uuid.uuid4().hex,
         "run_name": name,
@@ -35,14 +47,23 @@ def new_run(store, name="r", status="RUNNING", **extra):
     return store.create_run(doc)["run_id"]
 
 
-def test_experiments_are_created_once_with_counts(store):
-    a = store.get_or_create_experiment("a")
-    assert store.get_or_create_experiment("a") == a
-    b = store.get_or_create_experiment("b")
+def test_experiments_are_created_once_with_counts(store, unique):
+    a = store.get_or_create_experiment(f"a-{unique}")
+    assert store.get_or_create_experiment(f"a-{unique}") == a
+    b = store.get_or_create_experiment(f"b-{unique}")
     assert a["experiment_id"] != b["experiment_id"]
-    new_run(store)
-    counts = {e["name"]: e["run_count"] for e in store.list_experiments()}
-    assert counts == {"a": 0, "b": 0, "exp": 1}
+    exp = store.get_or_create_experiment(f"exp-{unique}")
+    store.create_run(
+        {
+            "run_id": uuid.uuid4().hex,
+            "run_name": "r",
+            "start_time": 1,
+            "experiment_id": exp["experiment_id"],
+            "status": "RUNNING",
+        }
+    )
+    counts = {e["name"]: e["run_count"] for e in store.list_experiments() if unique in e["name"]}
+    assert counts == {f"a-{unique}": 0, f"b-{unique}": 0, f"exp-{unique}": 1}
 
 
 def test_run_lifecycle_params_tags(store):
@@ -121,27 +142,46 @@ def test_artifact_paths_cannot_escape(store, tmp_path, bad):
         store.put_artifact(run_id, bad, str(src))
 
 
-def test_failed_transaction_writes_nothing(store):
+def test_failed_transaction_writes_nothing(store, unique):
+    things = f"things_{unique}"
+
     def body(txn):
-        txn.put("things", "1", {"a": 1})
+        txn.put(things, "1", {"a": 1})
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
         store.transact(body)
-    assert store.documents("things") == {}
+    assert store.documents(things) == {}
 
 
-def test_transaction_reads_its_own_writes(store):
+def test_transaction_reads_its_own_writes(store, unique):
+    things = f"things_{unique}"
+
     def body(txn):
-        txn.put("things", "1", {"a": 1, "d": {"x": 1}})
-        txn.merge("things", "1", {"b": 2, "d": {"y": 2}})
-        assert txn.get("things", "1") == {"a": 1, "b": 2, "d": {"x": 1, "y": 2}}
-        assert set(txn.table("things")) == {"1"}
-        txn.delete("things", "1")
-        assert txn.get("things", "1") is None
+        txn.put(things, "1", {"a": 1, "d": {"x": 1}})
+        txn.merge(things, "1", {"b": 2, "d": {"y": 2}})
+        assert txn.get(things, "1") == {"a": 1, "b": 2, "d": {"x": 1, "y": 2}}
+        assert set(txn.table(things)) == {"1"}
+        txn.delete(things, "1")
+        assert txn.get(things, "1") is None
 
     store.transact(body)
-    assert store.documents("things") == {}
+    assert store.documents(things) == {}
+
+
+def test_documents_survive_and_change(store, unique):
+    things = f"things_{unique}"
+    big = "x" * 20_000  # longer than one MLflow tag holds
+    store.transact(lambda txn: txn.put(things, "a/1", {"n": 1, "big": big, "d": {"x": 1}}))
+    store.transact(lambda txn: txn.merge(things, "a/1", {"n": 2, "d": {"y": 2}}))
+    store.transact(lambda txn: txn.put(things, "b", {"n": 3}))
+    assert store.documents(things) == {
+        "a/1": {"n": 2, "big": big, "d": {"x": 1, "y": 2}},
+        "b": {"n": 3},
+    }
+    store.transact(lambda txn: txn.put(things, "a/1", {"n": 4}))
+    store.transact(lambda txn: txn.delete(things, "b"))
+    assert store.documents(things) == {"a/1": {"n": 4}}
 
 
 def test_returned_documents_do_not_change_under_the_caller(store):
@@ -230,17 +270,17 @@ def test_unwritable_location_is_a_clear_error(tmp_path):
         EmbeddedStore.open(str(blocker / "store"))
 
 
-def test_record_streams_append_read_trim(store):
-    store.append_records("predictions/dep", [{"i": i} for i in range(10)])
-    records, offset = store.read_records("predictions/dep")
-    assert [r["i"] for r in records] == list(range(10)) and store.count_records(
-        "predictions/dep"
-    ) == 10
-    store.append_records("predictions/dep", [{"i": 10}])
-    assert store.read_records("predictions/dep", offset)[0] == [{"i": 10}]
-    assert store.trim_records("predictions/dep", 4) == 4
-    assert [r["i"] for r in store.read_records("predictions/dep")[0]] == [7, 8, 9, 10]
+def test_record_streams_append_read_trim(store, unique):
+    stream = f"predictions/dep-{unique}"
+    assert store.read_records(stream) == ([], 0) and store.count_records(stream) == 0
+    store.append_records(stream, [{"i": i} for i in range(10)])
+    records, offset = store.read_records(stream)
+    assert [r["i"] for r in records] == list(range(10)) and store.count_records(stream) == 10
+    store.append_records(stream, [{"i": 10}])
+    assert store.read_records(stream, offset)[0] == [{"i": 10}]
+    assert store.trim_records(stream, 4) == 4
+    assert [r["i"] for r in store.read_records(stream)[0]] == [7, 8, 9, 10]
     # an offset from before the trim starts over from the first record kept
-    assert [r["i"] for r in store.read_records("predictions/dep", offset)[0]] == [7, 8, 9, 10]
+    assert [r["i"] for r in store.read_records(stream, offset)[0]] == [7, 8, 9, 10]
     with pytest.raises(InvalidInput, match="stream name"):
         store.append_records("../escape", [{"i": 1}])

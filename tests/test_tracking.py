@@ -1,4 +1,4 @@
-"""The tracking API as a user calls it, against a real store folder."""
+"""The tracking API as a user calls it, on the embedded store and on a real MLflow server."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import uuid
 
 import numpy as np
 import pandas as pd
@@ -14,12 +15,11 @@ import pytest
 
 import jupyter_mlops as mlops
 from jupyter_mlops.errors import Conflict, IntegrityError, InvalidInput, NotFound
-from jupyter_mlops.store.embedded import EmbeddedStore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_run_context_manager_records_everything(tracking_store):
+def test_run_context_manager_records_everything(backend):
     with mlops.start_run(name="first", experiment="exp", tags={"team": "a"}) as run:
         mlops.log_params({"lr": 0.1, "depth": 3})
         mlops.log_param("lr", 0.1)  # the same value again is fine
@@ -38,14 +38,14 @@ def test_run_context_manager_records_everything(tracking_store):
     assert history["step"].tolist() == [0, 1, 2, 3, 4]
 
 
-def test_param_conflict_says_what_to_do(tracking_store):
+def test_param_conflict_says_what_to_do(backend):
     with mlops.start_run():
         mlops.log_param("lr", 0.1)
         with pytest.raises(Conflict, match="write-once"):
             mlops.log_param("lr", 0.2)
 
 
-def test_exception_marks_failed_and_propagates(tracking_store):
+def test_exception_marks_failed_and_propagates(backend):
     with pytest.raises(ZeroDivisionError):
         with mlops.start_run(name="boom") as run:
             1 / 0  # noqa: B018
@@ -55,7 +55,7 @@ def test_exception_marks_failed_and_propagates(tracking_store):
     assert mlops.active_run() is None
 
 
-def test_nested_runs_and_end_run(tracking_store):
+def test_nested_runs_and_end_run(backend):
     with mlops.start_run(name="parent") as parent:
         with mlops.start_run(name="child", nested=True) as child:
             assert mlops.active_run().id == child.id
@@ -65,7 +65,7 @@ def test_nested_runs_and_end_run(tracking_store):
     assert frame["run_name"].tolist() == ["child"]
 
 
-def test_starting_a_run_finishes_the_active_one(tracking_store, capsys):
+def test_starting_a_run_finishes_the_active_one(backend, capsys):
     first = mlops.start_run(name="a")
     second = mlops.start_run(name="b")
     assert "finished run 'a'" in capsys.readouterr().out
@@ -74,7 +74,7 @@ def test_starting_a_run_finishes_the_active_one(tracking_store, capsys):
     assert mlops.get_run(second.id).status == "KILLED"
 
 
-def test_logging_without_a_run_starts_one(tracking_store):
+def test_logging_without_a_run_starts_one(backend):
     mlops.log_metric("x", 1)
     run = mlops.active_run()
     assert run is not None
@@ -96,7 +96,7 @@ def test_logging_without_a_run_starts_one(tracking_store):
         (lambda: mlops.load_model("runs:/abc"), "runs:/<run_id>/<path>"),
     ],
 )
-def test_bad_input_gets_one_clear_error(tracking_store, call, message):
+def test_bad_input_gets_one_clear_error(backend, call, message):
     try:
         with pytest.raises((InvalidInput, NotFound), match=message):
             call()
@@ -104,13 +104,15 @@ def test_bad_input_gets_one_clear_error(tracking_store, call, message):
         mlops.end_run()
 
 
-def test_search_across_experiments_with_order_and_limit(tracking_store):
-    for exp, acc in [("a", 0.7), ("b", 0.9), ("b", 0.8), ("c", 0.95)]:
+def test_search_across_experiments_with_order_and_limit(backend):
+    tag = uuid.uuid4().hex[:6]
+    a, b, c = (f"{x}-{tag}" for x in "abc")
+    for exp, acc in [(a, 0.7), (b, 0.9), (b, 0.8), (c, 0.95)]:
         with mlops.start_run(experiment=exp):
             mlops.log_metric("acc", acc)
             mlops.log_param("model", "rf" if acc > 0.75 else "lr")
     frame = mlops.search_runs(
-        ["a", "b"],
+        [a, b],
         filter="params.model = 'rf' or metrics.acc < 0.75",
         order_by="metrics.acc DESC",
         max_results=2,
@@ -125,14 +127,15 @@ def test_search_across_experiments_with_order_and_limit(tracking_store):
         "end_time",
         "duration_s",
     ]
-    assert len(mlops.search_runs()) == 4
-    with pytest.raises(NotFound, match="experiments: a, b, c"):
+    assert len(mlops.search_runs([a, b, c])) == 4
+    assert len(mlops.search_runs(filter=f"attributes.experiment LIKE '%-{tag}'")) == 4
+    with pytest.raises(NotFound, match=f"No experiment named 'nope'.*{a}, {b}, {c}"):
         mlops.search_runs("nope")
     with pytest.raises(mlops.FilterError, match="position"):
         mlops.search_runs(filter="metrics.acc >")
 
 
-def test_models_round_trip_and_refuse_tampering(tracking_store):
+def test_models_round_trip_and_refuse_tampering(backend):
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
@@ -143,15 +146,13 @@ def test_models_round_trip_and_refuse_tampering(tracking_store):
     assert uri == f"runs:/{run.id}/model"
     loaded = mlops.load_model(uri)
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
-    record = mlops.get_run(run.id).artifacts["model/model.pkl"]
-    blob = os.path.join(tracking_store, "artifacts", record["sha256"][:2], record["sha256"])
-    with open(blob, "wb") as fh:
+    with open(backend.file_at_rest(run.id, "model/model.pkl"), "wb") as fh:
         fh.write(b"cos\nsystem\n(S'echo pwned'\ntR.")  # a pickle that would run a command
     with pytest.raises(IntegrityError, match="Nothing was loaded"):
         mlops.load_model(uri)
 
 
-def test_datasets_text_dict_figure(tracking_store):
+def test_datasets_text_dict_figure(backend):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -175,11 +176,11 @@ def test_datasets_text_dict_figure(tracking_store):
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_metric_points_flushed_at_interpreter_exit(tracking_store):
+def test_metric_points_flushed_at_interpreter_exit(backend):
     code = textwrap.dedent(
         f"""
         import jupyter_mlops as mlops
-        mlops.set_tracking_uri({tracking_store!r})
+        mlops.set_tracking_uri({backend.uri!r})
         run = mlops.start_run(name="exit")
         for i in range(1000):
             mlops.log_metric("m", i)
@@ -187,16 +188,15 @@ def test_metric_points_flushed_at_interpreter_exit(tracking_store):
         """
     )
     out = _run_python(code)
-    store = EmbeddedStore.open(tracking_store)
-    assert len(store.get_metric_history(out.strip(), "m")) == 1000
+    assert len(mlops.get_metric_history(out.strip(), "m")) == 1000
 
 
-def test_run_of_a_killed_process_shows_as_killed(tracking_store):
+def test_run_of_a_killed_process_shows_as_killed(backend):
     code = textwrap.dedent(
         f"""
         import sys, time
         import jupyter_mlops as mlops
-        mlops.set_tracking_uri({tracking_store!r})
+        mlops.set_tracking_uri({backend.uri!r})
         run = mlops.start_run(name="doomed")
         print(run.id, flush=True)
         time.sleep(60)
@@ -208,7 +208,11 @@ def test_run_of_a_killed_process_shows_as_killed(tracking_store):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert mlops.get_run(run_id).status == "KILLED"
-    assert mlops.search_runs(filter="attributes.status = 'KILLED'")["run_id"].tolist() == [run_id]
+    killed = mlops.search_runs(
+        os.environ["JUPYTER_MLOPS_EXPERIMENT"] if backend.kind == "mlflow" else None,
+        filter="attributes.status = 'KILLED'",
+    )
+    assert killed["run_id"].tolist() == [run_id]
 
 
 def _env():

@@ -2,7 +2,8 @@
 
 ``get_store()`` resolves the location the same way in every process (kernel, server extension,
 model server, CLI): ``set_tracking_uri`` for this process, else ``JUPYTER_MLOPS_STORE``, else
-``~/.jupyter_mlops``. A location is a folder path, ``file://`` URI, or ``memory:``.
+``~/.jupyter_mlops``. A location is a folder path, ``file://`` URI, ``memory:``, or
+``mlflow+<tracking URI>`` for an MLflow tracking server (:mod:`jupyter_mlops.store.mlflow_store`).
 """
 
 from __future__ import annotations
@@ -65,10 +66,9 @@ def _normalize(uri: str) -> str:
 
 def _open(location: str) -> Store:
     if location.startswith("mlflow+"):
-        raise InvalidInput(
-            f"The MLflow backend ({location}) is not available in this version yet; "
-            "unset JUPYTER_MLOPS_STORE to use the embedded store."
-        )
+        from jupyter_mlops.store.mlflow_store import MlflowStore
+
+        return MlflowStore(location)
     from jupyter_mlops.store.embedded import EmbeddedStore
 
     return EmbeddedStore.open(location)

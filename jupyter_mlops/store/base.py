@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
+from jupyter_mlops.errors import Conflict
+
 MetricPoint = tuple[str, float, int, int]
 """(key, value, step, timestamp_ms)"""
 
@@ -38,6 +40,8 @@ class Store(abc.ABC):
     """
 
     uri: str
+    remote: bool = False
+    """A store behind a network: callers must not wait on it from a user's cell."""
 
     # -- experiments ------------------------------------------------------------------------
     @abc.abstractmethod
@@ -51,7 +55,11 @@ class Store(abc.ABC):
     # -- runs -------------------------------------------------------------------------------
     @abc.abstractmethod
     def create_run(self, run: dict[str, Any]) -> dict[str, Any]:
-        """Store a new run document (``run_id`` already set) and return it."""
+        """Store a new run document and return it as stored.
+
+        ``run_id`` is set by the caller; a backend that allocates its own ids (an MLflow server)
+        returns the document with the id it chose.
+        """
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> dict[str, Any]:
@@ -149,6 +157,15 @@ class StoreView(abc.ABC):
     @abc.abstractmethod
     def delete(self, table: str, doc_id: str) -> None:
         """Remove a document."""
+
+
+def param_conflict(run: dict[str, Any], key: str, old: str, new: str) -> Conflict:
+    """The error for re-logging a param with another value (params are write-once)."""
+    return Conflict(
+        f"Param {key!r} of run {run.get('run_name')} ({run.get('run_id')}) is already "
+        f"{old!r}; params are write-once, so {new!r} was not logged. "
+        "Start a new run to try another value, or log it under another key."
+    )
 
 
 def iter_batches(items: list[Any], size: int) -> Iterator[list[Any]]:

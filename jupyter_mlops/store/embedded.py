@@ -49,8 +49,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from jupyter_mlops.errors import Conflict, InvalidInput, NotFound
-from jupyter_mlops.store.base import MetricPoint, Store, StoreView
+from jupyter_mlops.errors import InvalidInput, NotFound
+from jupyter_mlops.store.base import MetricPoint, Store, StoreView, param_conflict
 from jupyter_mlops.store.storage import BaseStorage, FileStorage, MemoryStorage
 
 Tables = dict[str, dict[str, dict[str, Any]]]
@@ -252,7 +252,8 @@ class EmbeddedStore(Store):
         if experiment_ids is not None:
             wanted = set(experiment_ids)
             runs = [r for r in runs if r["experiment_id"] in wanted]  # type: ignore[assignment]
-        return [self._effective(r) for r in runs]
+        effective = self._effective
+        return [r if r.get("status") != "RUNNING" else effective(r) for r in runs]
 
     def _effective(self, run: dict[str, Any]) -> dict[str, Any]:
         """The run as users should see it: RUNNING with a dead process on this host is KILLED."""
@@ -279,11 +280,7 @@ class EmbeddedStore(Store):
             old = run.get("params", {})
             for key, value in params.items():
                 if key in old and old[key] != value:
-                    raise Conflict(
-                        f"Param {key!r} of run {run.get('run_name')} ({run_id}) is already "
-                        f"{old[key]!r}; params are write-once, so {value!r} was not logged. "
-                        "Start a new run to try another value, or log it under another key."
-                    )
+                    raise param_conflict(run, key, old[key], value)
             txn.merge("runs", run_id, {"params": params})
 
         self._modify_run(run_id, body)
@@ -386,11 +383,16 @@ class EmbeddedStore(Store):
 _STREAM_RE = re.compile(r"^[\w.-]+(/[\w.-]+)*$")
 
 
-def _records_stream(stream: str) -> str:
-    if not _STREAM_RE.match(stream) or ".." in stream.split("/"):
+def check_stream(stream: str) -> None:
+    """A record stream's name: path segments of letters, digits, ``_ - .``; no ``..``."""
+    if not isinstance(stream, str) or not _STREAM_RE.match(stream) or ".." in stream.split("/"):
         raise InvalidInput(
             f"Invalid stream name {stream!r}: use letters, digits, '_', '-', '.', '/'."
         )
+
+
+def _records_stream(stream: str) -> str:
+    check_stream(stream)
     return f"records/{stream}.jsonl"
 
 

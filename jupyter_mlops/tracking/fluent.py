@@ -220,7 +220,7 @@ def start_run(
     }
     if parent:
         doc["tags"]["mlops.parentRunId"] = parent.id
-    store.create_run(doc)
+    run_id = store.create_run(doc)["run_id"]  # a server backend assigns its own ids
     active = ActiveRun(run_id, run_name, exp_name)
     _tracker.stack.append(active)
     for hook in list(_tracker.run_hooks):

@@ -17,6 +17,7 @@ from typing import Any
 from jupyter_mlops.errors import Conflict, IntegrityError, InvalidInput, NotFound
 from jupyter_mlops.tracking.flavors import Flavor, flavor_for, flavor_named
 from jupyter_mlops.tracking.fluent import _active_or_start, _tracker
+from jupyter_mlops.tracking.mlflow_pyfunc import MLFLOW_DESCRIPTOR, mlmodel
 
 MODEL_FILE = "model.pkl"
 DESCRIPTOR = "MLmodel.json"
@@ -103,6 +104,10 @@ def log_model(
         with open(desc_path, "w", encoding="utf-8") as fh:
             json.dump(descriptor, fh, indent=2, default=str)
         store.put_artifact(run.id, f"{name}/{DESCRIPTOR}", desc_path)
+        mlflow_path = os.path.join(tmp, MLFLOW_DESCRIPTOR)
+        with open(mlflow_path, "w", encoding="utf-8") as fh:
+            fh.write(mlmodel(descriptor, name))
+        store.put_artifact(run.id, f"{name}/{MLFLOW_DESCRIPTOR}", mlflow_path)
     uri = f"runs:/{run.id}/{name}"
     _remember(model, uri, record["sha256"])
     return uri
