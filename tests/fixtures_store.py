@@ -83,8 +83,17 @@ class Backend:
 def backend(request, store_dir, monkeypatch, tmp_path):
     """The test's store: a fresh embedded folder, or a unique experiment on the MLflow server."""
     if request.param == "embedded":
-        yield Backend("embedded", str(store_dir), str(store_dir))
-        return
+        return Backend("embedded", str(store_dir), str(store_dir))
+    return _on_mlflow(request, monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def mlflow_backend(request, store_dir, monkeypatch, tmp_path):
+    """The test's store on the session's MLflow server (a unique default experiment)."""
+    return _on_mlflow(request, monkeypatch, tmp_path)
+
+
+def _on_mlflow(request, monkeypatch, tmp_path) -> Backend:
     server = request.getfixturevalue("mlflow_server_process")
     uri = f"mlflow+{server.url}"
     cache = str(tmp_path / "cache")
@@ -92,4 +101,4 @@ def backend(request, store_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("JUPYTER_MLOPS_CACHE", cache)
     monkeypatch.setenv("JUPYTER_MLOPS_EXPERIMENT", f"Default-{uuid.uuid4().hex[:8]}")
     set_tracking_uri(uri)
-    yield Backend("mlflow", uri, server.root, cache)
+    return Backend("mlflow", uri, server.root, cache)

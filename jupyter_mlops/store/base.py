@@ -42,6 +42,8 @@ class Store(abc.ABC):
     uri: str
     remote: bool = False
     """A store behind a network: callers must not wait on it from a user's cell."""
+    metric_batch: int = 5000
+    """The most points one :meth:`log_metric_points` call should get."""
 
     # -- experiments ------------------------------------------------------------------------
     @abc.abstractmethod

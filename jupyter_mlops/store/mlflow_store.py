@@ -102,6 +102,7 @@ class MlflowStore(Store):
     """A :class:`Store` on an MLflow tracking server, through ``mlflow.MlflowClient``."""
 
     remote = True
+    metric_batch = METRICS_PER_BATCH - PARAMS_TAGS_PER_BATCH  # room for the summaries' tags
 
     def __init__(self, uri: str) -> None:
         if not uri.startswith(PREFIX) or not uri[len(PREFIX) :]:
@@ -342,32 +343,36 @@ class MlflowStore(Store):
 
     # -- metrics --------------------------------------------------------------------------------
     def log_metric_points(self, run_id: str, points: list[MetricPoint]) -> None:
-        """Points in ``log_batch`` calls of 1,000, then the summaries (min, max, count) as tags.
+        """Points with ``log_batch``, the summaries (min, max, count) as tags in the same call.
 
         MLflow keeps only each metric's latest value; the summaries the embedded store keeps ride
         along in ``mlops.summary.<key>`` tags, updated from this process' copy (the buffer is the
-        only writer of a run's metrics, so one read per run suffices).
+        only writer of a run's metrics, so one read per run suffices). The buffer hands over at
+        most ``metric_batch`` points, so one call (which MLflow applies as a whole) carries them
+        and their summaries: a failed call can be retried without duplicating points.
         """
         from mlflow.entities import Metric, RunTag
 
         if not points:
             return
-        metrics = [Metric(k, float(v), int(t), int(s)) for k, v, s, t in points]
-        for batch in iter_batches(metrics, METRICS_PER_BATCH):
-            self._call("log metrics", self.client.log_batch, run_id, metrics=batch)
         known = self._summaries.get(run_id)
         if known is None:  # runs logged by other clients may have a last value only
             metrics = self.get_run(run_id)["metrics"]
             known = {k: {"count": 0, "min": None, "max": None, **m} for k, m in metrics.items()}
         updated = summarize(known, points)
-        self._summaries[run_id] = {**known, **updated}
         tags = [
             RunTag(f"mlops.summary.{k}", json.dumps({f: v[f] for f in ("min", "max", "count")}))
             for k, v in updated.items()
             if len(k) <= 230
         ]
-        for tag_batch in iter_batches(tags, PARAMS_TAGS_PER_BATCH):
-            self._call("log metrics", self.client.log_batch, run_id, tags=tag_batch)
+        metrics = [Metric(k, float(v), int(t), int(s)) for k, v, s, t in points]
+        batches = list(iter_batches(metrics, self.metric_batch)) or [[]]
+        for i, batch in enumerate(batches):
+            extra = tags[:PARAMS_TAGS_PER_BATCH] if i == len(batches) - 1 else []
+            self._call("log metrics", self.client.log_batch, run_id, metrics=batch, tags=extra)
+        for more in iter_batches(tags[PARAMS_TAGS_PER_BATCH:], PARAMS_TAGS_PER_BATCH):
+            self._call("log metrics", self.client.log_batch, run_id, tags=more)
+        self._summaries[run_id] = {**known, **updated}
 
     def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         self.get_run(run_id)
@@ -827,7 +832,9 @@ def _system_tags(run: dict[str, Any]) -> dict[str, str]:
     tags = run.get("tags", {})
     out = {mlflow_key: tags[ours] for ours, mlflow_key in _SYSTEM_TAGS.items() if ours in tags}
     source = tags.get("mlops.source.name")
-    if source:
+    if tags.get("mlops.source.type"):
+        out["mlflow.source.type"] = tags["mlops.source.type"]
+    elif source:
         out["mlflow.source.type"] = "NOTEBOOK" if source.endswith(".ipynb") else "LOCAL"
     if run.get("run_name"):
         out["mlflow.runName"] = str(run["run_name"])

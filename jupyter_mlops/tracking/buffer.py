@@ -3,7 +3,12 @@
 ``log_metric`` in a training loop must cost microseconds, so it only appends a tuple to a list.
 A daemon thread flushes the list to the store at least every ``interval`` seconds; runs ending,
 cells ending (the magics' hook) and interpreter exit flush it too. A failed flush keeps the points
-and warns once; they are retried on the next flush.
+and warns once; they are retried on the next flush, and the user hears when they got through.
+
+A store behind a network (``Store.remote``, e.g. an MLflow server) may be slow or down, and a
+user's cell must not wait on it: for such stores writes that can wait (points, a run's final
+status) are queued as *tasks* after the points, and callers hand the flush to the thread and
+wait a bounded time (:meth:`MetricBuffer.flush` with ``wait``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import time
 import warnings
 import weakref
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -30,11 +36,20 @@ class MetricBuffer:
         self.store = store
         self.interval = interval
         self._pending: deque[tuple[str, MetricPoint]] = deque()
+        self._tasks: deque[Callable[[], None]] = deque()
+        self._waiters: list[threading.Event] = []
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._warned = False
+        self._failing = False
         self._thread: threading.Thread | None = None
         _buffers.add(self)
+
+    def defer(self, task: Callable[[], None]) -> None:
+        """Run ``task`` on the flush thread after the points queued before it (retried)."""
+        self._tasks.append(task)
+        if self._thread is None:
+            self._start()
 
     def add(self, run_id: str, point: MetricPoint) -> None:
         """Queue one point (thread-safe: ``deque.append`` is atomic)."""
@@ -54,10 +69,30 @@ class MetricBuffer:
         while True:
             self._wake.wait(self.interval)
             self._wake.clear()
-            self.flush(raise_errors=False)
+            waiters, self._waiters = self._waiters, []
+            self._flush_now(raise_errors=False)
+            for waiter in waiters:
+                waiter.set()
 
-    def flush(self, raise_errors: bool = True) -> None:
-        """Write every queued point, grouped by run, in batches."""
+    def flush(self, raise_errors: bool = True, wait: float | None = None) -> bool:
+        """Write every queued point (grouped by run, in batches), then every deferred task.
+
+        With ``wait``, the flush thread does the work and the caller waits at most ``wait``
+        seconds for it (errors are then never raised); returns whether it finished in time.
+        """
+        if wait is None:
+            self._flush_now(raise_errors)
+            return True
+        if self._thread is None:
+            if not self._pending and not self._tasks:
+                return True
+            self._start()
+        done = threading.Event()
+        self._waiters.append(done)
+        self._wake.set()
+        return done.wait(wait)
+
+    def _flush_now(self, raise_errors: bool) -> None:
         with self._flush_lock:
             by_run: dict[str, list[MetricPoint]] = {}
             pop = self._pending.popleft
@@ -66,9 +101,10 @@ class MetricBuffer:
                 by_run.setdefault(rid, []).append(point)
             failed: list[tuple[str, MetricPoint]] = []
             error: Exception | None = None
+            batch = min(BATCH, self.store.metric_batch)
             for rid, points in by_run.items():
-                for start in range(0, len(points), BATCH):
-                    chunk = points[start : start + BATCH]
+                for start in range(0, len(points), batch):
+                    chunk = points[start : start + batch]
                     try:
                         self.store.log_metric_points(rid, chunk)
                     except Exception as e:  # keep the points; the next flush retries
@@ -76,17 +112,28 @@ class MetricBuffer:
                         error = e
             if failed:
                 self._pending.extendleft(reversed(failed))
+            while error is None and self._tasks:
+                try:
+                    self._tasks[0]()
+                except Exception as e:  # keep it (and what follows) for the next flush
+                    error = e
+                else:
+                    self._tasks.popleft()
         if error is not None:
+            self._failing = True
             if raise_errors:
                 raise error
             if not self._warned:
                 self._warned = True
                 warnings.warn(
-                    f"jupyter_mlops could not write metric points yet ({error}); they are kept "
-                    "in memory and retried.",
+                    f"jupyter_mlops could not write to the store yet ({error}); metric points "
+                    "are kept in memory and sent when it answers again.",
                     RuntimeWarning,
                     stacklevel=2,
                 )
+        elif self._failing:
+            self._failing, self._warned = False, False
+            print(f"jupyter_mlops: the store {self.store.uri} answers again; kept points sent.")
 
 
 _buffers: weakref.WeakSet[MetricBuffer] = weakref.WeakSet()

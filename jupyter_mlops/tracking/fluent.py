@@ -6,6 +6,7 @@ A process has a stack of active runs (nested runs push onto it). Metric points g
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import random
@@ -32,6 +33,8 @@ STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 MAX_PARAM_CHARS = 6000
 MAX_KEY_CHARS = 250
 DEFAULT_EXPERIMENT = "Default"
+REMOTE_WAIT_S = 2.0
+"""How long a cell waits for a remote store at a run's end or before a read."""
 _ADJECTIVES = "amber bold brave calm clever eager fast gentle keen lucid merry noble quick sharp steady swift tidy vivid wise".split()  # noqa: E501
 _ANIMALS = "ant bee cat crane deer dove eel fox hare hawk ibis lynx mole newt owl puma seal wolf yak".split()  # noqa: E501
 
@@ -133,8 +136,9 @@ class _Tracker:
         return buf
 
     def flush(self) -> None:
+        """Write buffered points; a remote store gets ``REMOTE_WAIT_S`` at most (never raises)."""
         for buf in list(self.buffers.values()):
-            buf.flush(raise_errors=False)
+            buf.flush(raise_errors=False, wait=REMOTE_WAIT_S if buf.store.remote else None)
 
     def current(self, run_id: str | None = None) -> ActiveRun | None:
         if run_id is None:
@@ -247,13 +251,25 @@ def end_run(status: str = "FINISHED", run_id: str | None = None) -> None:
     target = _tracker.current(run_id)
     if target is None:
         return
-    _tracker.flush()
     store = _tracker.store()
+    ended = []
     while _tracker.stack:
         run = _tracker.stack.pop()
-        store.update_run(run.id, status=status, end_time=_now_ms())
+        ended.append(run.id)
         if run is target:
             break
+    end_time = _now_ms()
+    if store.remote:  # sent after the run's points, by the flush thread: a slow server can wait
+        buffer = _tracker.buffer()
+        for run_id in ended:
+            buffer.defer(
+                functools.partial(store.update_run, run_id, status=status, end_time=end_time)
+            )
+        _tracker.flush()
+        return
+    _tracker.flush()
+    for run_id in ended:
+        store.update_run(run_id, status=status, end_time=end_time)
 
 
 def _active_or_start() -> ActiveRun:
