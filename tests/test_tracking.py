@@ -129,8 +129,9 @@ def test_search_across_experiments_with_order_and_limit(backend):
     ]
     assert len(mlops.search_runs([a, b, c])) == 4
     assert len(mlops.search_runs(filter=f"attributes.experiment LIKE '%-{tag}'")) == 4
-    with pytest.raises(NotFound, match=f"No experiment named 'nope'.*{a}, {b}, {c}"):
+    with pytest.raises(NotFound, match="No experiment named 'nope'") as missing:
         mlops.search_runs("nope")
+    assert all(name in str(missing.value) for name in (a, b, c))  # it lists those that exist
     with pytest.raises(mlops.FilterError, match="position"):
         mlops.search_runs(filter="metrics.acc >")
 
