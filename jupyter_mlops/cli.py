@@ -88,6 +88,20 @@ def _parser() -> argparse.ArgumentParser:
     k8s.add_argument("--image", help="image name to put in the Deployment")
     k8s.set_defaults(handler=_k8s)
 
+    sync = sub.add_parser(
+        "sync",
+        help="copy runs (with metric histories and artifacts) and models between two stores",
+        description="Copy what DEST lacks of SOURCE: experiments, runs with their metric "
+        "histories, datasets and artifacts, registered models, versions, aliases and alias "
+        "history. Idempotent: syncing again copies nothing new. A store is a folder, file:// "
+        "URI or mlflow+<tracking URI> (e.g. mlflow+http://127.0.0.1:5000).",
+    )
+    sync.add_argument("source", help="the store to copy from")
+    sync.add_argument("dest", help="the store to copy into")
+    sync.add_argument("-e", "--experiment", action="append", help="only this experiment's runs")
+    sync.add_argument("-q", "--quiet", action="store_true", help="no line per run copied")
+    sync.set_defaults(handler=_sync)
+
     from jupyter_mlops.pipelines.cli import add_commands
 
     add_commands(sub)
@@ -116,6 +130,20 @@ def _runs(args: argparse.Namespace) -> int:
         print("No runs match." if args.filter else "No runs yet.")
         return 0
     print(_table(frame, args.columns))
+    return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from jupyter_mlops.errors import InvalidInput
+    from jupyter_mlops.store import get_store
+    from jupyter_mlops.store.sync import sync
+
+    source, dest = get_store(args.source), get_store(args.dest)
+    if source.uri == dest.uri:
+        raise InvalidInput(f"SOURCE and DEST are the same store ({source.uri}): nothing to copy.")
+    print(f"syncing {source.uri} -> {dest.uri}")
+    report = sync(source, dest, args.experiment, progress=None if args.quiet else print)
+    print(report.summary())
     return 0
 
 

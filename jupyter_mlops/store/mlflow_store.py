@@ -77,6 +77,10 @@ _SYSTEM_TAGS = {  # our tag -> MLflow's system tag with the same meaning
     "mlops.source.git.branch": "mlflow.source.git.branch",
     "mlops.user": "mlflow.user",
 }
+_UNREACHABLE = re.compile(
+    r"connection refused|max retries exceeded|failed to establish|timed out|name or service",
+    re.IGNORECASE,
+)
 _READABLE_KEY = re.compile(r"^[\w\-./ ]{1,200}$")
 # MLflow's own client retries a dead server for minutes; ours gives up sooner and retries later.
 _CLIENT_ENV = {
@@ -148,14 +152,21 @@ class MlflowStore(Store):
                 raise Conflict(f"{what}: {message}") from None
             if code == "INVALID_PARAMETER_VALUE":
                 raise InvalidInput(f"{what}: {message}") from None
+            unreachable = _UNREACHABLE.search(message)
+            if unreachable:
+                raise self._unreachable(what, unreachable.group(0)) from None
             raise StoreError(
                 f"{what} failed on the MLflow server {self.tracking_uri}: {message}"
             ) from None
         except OSError as e:  # connection refused, timeouts (requests' errors are OSErrors)
-            raise StoreError(
-                f"{what}: cannot reach the MLflow server {self.tracking_uri} "
-                f"({e.__class__.__name__}); it is retried later."
-            ) from None
+            raise self._unreachable(what, e.__class__.__name__) from None
+
+    def _unreachable(self, what: str, why: str) -> StoreError:
+        return StoreError(
+            f"{what}: cannot reach the MLflow server {self.tracking_uri} ({why.lower()}). "
+            "Is it running? Start it with `mlflow server`, or unset JUPYTER_MLOPS_STORE to "
+            "work on the embedded store (and `jupyter mlops sync` later)."
+        )
 
     # -- experiments ----------------------------------------------------------------------------
     def get_or_create_experiment(self, name: str) -> dict[str, Any]:

@@ -182,7 +182,8 @@ def start_run(
     name : str, optional
         Run name; a readable one (``swift-owl-42``) is generated when omitted.
     experiment : str, optional
-        Experiment name (default: ``set_experiment``'s, then ``Default``).
+        Experiment name (default: the parent's for a nested run, else ``set_experiment``'s,
+        then ``Default``).
     tags : dict, optional
         Tags to set at once.
     nested : bool
@@ -198,7 +199,7 @@ def start_run(
         parent = None
     if nested and parent is None:
         raise InvalidInput("start_run(nested=True) needs an active run to nest under.")
-    exp_name = _experiment_name(experiment)
+    exp_name = _experiment_name(experiment or (parent.experiment if parent else None))
     _check_name(exp_name, "experiment name")
     store = _tracker.store()
     exp = store.get_or_create_experiment(exp_name)
