@@ -8,6 +8,8 @@ one place each: ``UsageError`` in magics, an HTTP status in server routes, an ex
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MlopsError(Exception):
     """Base class of all jupyter_mlops errors."""
@@ -51,6 +53,14 @@ class Conflict(MlopsError, ValueError):
 
 class StoreError(MlopsError, RuntimeError):
     """The store cannot be opened or written (newer schema, unreadable file, bad location)."""
+
+
+class PartialWrite(StoreError):
+    """Some of a batch of metric points were written, the rest (``unsent``) were not."""
+
+    def __init__(self, message: str, unsent: list[Any]) -> None:
+        super().__init__(message)
+        self.unsent = unsent
 
 
 class IntegrityError(StoreError):

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jupyter_mlops.errors import FilterError, InvalidInput
-from jupyter_mlops.tracking.search import compile_filter
+from jupyter_mlops.tracking.search import compile_filter, server_filter
 
 RUN = {
     "run_id": "3f2a9c",
@@ -469,3 +469,40 @@ def test_not_and_or_combine_like_sets(first, second):
     assert kept(f"NOT ({first})") == [not x for x in a]
     assert kept(f"({first}) AND ({second})") == [x and y for x, y in zip(a, b, strict=True)]
     assert kept(f"({first}) OR ({second})") == [x or y for x, y in zip(a, b, strict=True)]
+
+
+# -- what a server may apply first (the mlflow+ backend) ---------------------------------------
+@pytest.mark.parametrize(
+    ("text", "pushed"),
+    [
+        (
+            "metrics.acc > 0.5 and params.model = 'rf'",
+            "metrics.`acc` > 0.5 and params.`model` = 'rf'",
+        ),
+        ("metric.acc == 1 AND tags.team LIKE 'v%'", "metrics.`acc` = 1 and tags.`team` LIKE 'v%'"),
+        # numbers in text compare as numbers here, as text in MLflow: left to us
+        ("params.lr = '0.1' and metrics.`f1 score` <= 1e-3", "metrics.`f1 score` <= 1e-3"),
+        # our attributes (status shows KILLED for dead processes) stay ours
+        ("attributes.status = 'KILLED' and params.model != 'lr'", "params.`model` != 'lr'"),
+        ("metrics.acc > 0.5 or params.model = 'rf'", None),
+        ("NOT metrics.acc > 0.5", None),
+        ("(metrics.acc > 0.5)", None),
+        ("params.model IN ('a', 'b')", None),
+        ("params.note = 'it''s'", None),
+        ("metrics.acc >", None),
+        ("", None),
+    ],
+)
+def test_server_filter_keeps_what_means_the_same_to_mlflow(text, pushed):
+    assert server_filter(text) == pushed
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(FILTER)
+def test_server_filter_never_drops_a_run_the_filter_keeps(text):
+    """Applying the pushed part first, then the whole filter, gives the whole filter's runs."""
+    pushed = server_filter(text)
+    if pushed is None:
+        return
+    full, first = compile_filter(text), compile_filter(pushed)
+    assert all(first(run) for run in SAMPLE_RUNS if full(run))

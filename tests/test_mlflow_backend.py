@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 import pytest
-from mlflow_fixtures import MlflowServer
+from mlflow_server import MlflowServer
 
 import jupyter_mlops as mlops
 from jupyter_mlops.jupyter import server_routes

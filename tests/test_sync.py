@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 import pytest
-from mlflow_fixtures import MlflowServer
+from mlflow_server import MlflowServer
 
 import jupyter_mlops as mlops
 from jupyter_mlops.store import get_store
@@ -37,8 +37,11 @@ def jupyter_mlops(*args: str) -> str:
 
 
 def offline_work(folder: str):
-    """Two experiments' runs (one nested, one with a long history), a model with two versions,
-    an alias moved once; all in an embedded store."""
+    """Offline work in an embedded store.
+
+    Two experiments' runs (nested ones with long histories), a model with two versions, and an
+    alias moved once.
+    """
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 

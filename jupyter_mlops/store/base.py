@@ -50,6 +50,10 @@ class Store(abc.ABC):
     def get_or_create_experiment(self, name: str) -> dict[str, Any]:
         """The experiment called ``name``, created if missing."""
 
+    def find_experiment(self, name: str) -> dict[str, Any] | None:
+        """The experiment called ``name``, or ``None``."""
+        return next((e for e in self.documents("experiments").values() if e["name"] == name), None)
+
     @abc.abstractmethod
     def list_experiments(self) -> list[dict[str, Any]]:
         """Every experiment as ``{"experiment_id", "name", "creation_time", "run_count"}``."""
@@ -68,8 +72,15 @@ class Store(abc.ABC):
         """One run document; :class:`~jupyter_mlops.errors.NotFound` when unknown."""
 
     @abc.abstractmethod
-    def list_runs(self, experiment_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """Run documents, optionally restricted to some experiments (read-only views)."""
+    def list_runs(
+        self, experiment_ids: Iterable[str] | None = None, hint: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Run documents, optionally restricted to some experiments (read-only views).
+
+        ``hint`` is a filter in MLflow's dialect (see ``search.server_filter``) that a remote
+        backend may apply to send fewer runs; callers filter the result again, so a backend
+        may ignore it.
+        """
 
     @abc.abstractmethod
     def update_run(self, run_id: str, **fields: Any) -> None:

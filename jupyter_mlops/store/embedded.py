@@ -247,7 +247,9 @@ class EmbeddedStore(Store):
             )
         return self._effective(run)
 
-    def list_runs(self, experiment_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    def list_runs(
+        self, experiment_ids: Iterable[str] | None = None, hint: str | None = None
+    ) -> list[dict[str, Any]]:
         runs = self.documents("runs").values()
         if experiment_ids is not None:
             wanted = set(experiment_ids)

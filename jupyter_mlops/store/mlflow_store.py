@@ -39,6 +39,7 @@ summaries hold the last value only (MLflow keeps no min/max/count).
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -51,7 +52,14 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from jupyter_mlops.errors import Conflict, IntegrityError, InvalidInput, NotFound, StoreError
+from jupyter_mlops.errors import (
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    PartialWrite,
+    StoreError,
+)
 from jupyter_mlops.store.base import MetricPoint, Store, StoreView, iter_batches, param_conflict
 from jupyter_mlops.store.embedded import (
     check_stream,
@@ -68,6 +76,7 @@ REGISTRY_TABLES = ("registered_models", "model_versions", "aliases")
 TAG_CHUNK = 7_500  # MLflow keeps run tag values up to 8,000 characters
 PARAMS_TAGS_PER_BATCH = 100
 METRICS_PER_BATCH = 1_000
+SENDERS = 4  # log_batch calls in flight at once (an MLflow server runs 4 workers by default)
 PAGE = 50_000  # the most runs MLflow returns per search page
 MAX_CHUNKS = 64  # a record stream is compacted into one artifact beyond this many
 HIDDEN_TAG_PREFIXES = ("mlops.artifact.", "mlops.summary.", "mlops.pid", "mlops.proc_start")
@@ -106,7 +115,7 @@ class MlflowStore(Store):
     """A :class:`Store` on an MLflow tracking server, through ``mlflow.MlflowClient``."""
 
     remote = True
-    metric_batch = METRICS_PER_BATCH - PARAMS_TAGS_PER_BATCH  # room for the summaries' tags
+    metric_batch = 50_000  # the buffer's share per call; this store batches and sends it
 
     def __init__(self, uri: str) -> None:
         if not uri.startswith(PREFIX) or not uri[len(PREFIX) :]:
@@ -124,7 +133,9 @@ class MlflowStore(Store):
         self._lock = threading.RLock()  # transactions, internal-run creation
         self._experiments: dict[str, str] = {}  # id -> name
         self._internal_id: str | None = None
-        self._summaries: dict[str, dict[str, Any]] = {}  # run id -> metric summaries sent
+        self._summaries: dict[str, dict[str, Any]] = {}  # run id -> metric summaries
+        self._stale_summaries: dict[str, set[str]] = {}  # run id -> keys whose tags are behind
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._host = _hostname()
 
     @property
@@ -182,6 +193,15 @@ class MlflowStore(Store):
                     raise
                 exp_id = exp.experiment_id
             exp = self._call("get experiment", self.client.get_experiment, exp_id)
+        self._experiments[exp.experiment_id] = exp.name
+        return _experiment_doc(exp)
+
+    def find_experiment(self, name: str) -> dict[str, Any] | None:
+        if name == INTERNAL_EXPERIMENT:
+            return None
+        exp = self._call("get experiment", self.client.get_experiment_by_name, name)
+        if exp is None or exp.lifecycle_stage != "active":
+            return None
         self._experiments[exp.experiment_id] = exp.name
         return _experiment_doc(exp)
 
@@ -244,7 +264,9 @@ class MlflowStore(Store):
             ) from None
         return self._effective(self._run_doc(run))
 
-    def list_runs(self, experiment_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    def list_runs(
+        self, experiment_ids: Iterable[str] | None = None, hint: str | None = None
+    ) -> list[dict[str, Any]]:
         from mlflow.entities import ViewType
 
         if experiment_ids is None:
@@ -253,12 +275,19 @@ class MlflowStore(Store):
             ids = list(experiment_ids)
         if not ids:
             return []
-        found = self._paged(
-            lambda token: self.client.search_runs(
-                ids, run_view_type=ViewType.ACTIVE_ONLY, max_results=PAGE, page_token=token
-            ),
-            "search runs",
-        )
+
+        def search(flt: str) -> list[Any]:
+            return self._paged(
+                lambda token: self.client.search_runs(
+                    ids, flt, ViewType.ACTIVE_ONLY, max_results=PAGE, page_token=token
+                ),
+                "search runs",
+            )
+
+        try:
+            found = search(hint or "")
+        except InvalidInput:  # a server that reads the hint otherwise: fetch every run
+            found = search("")
         return [self._effective(self._run_doc(r)) for r in found]
 
     def _run_doc(self, run: Any) -> dict[str, Any]:
@@ -354,13 +383,15 @@ class MlflowStore(Store):
 
     # -- metrics --------------------------------------------------------------------------------
     def log_metric_points(self, run_id: str, points: list[MetricPoint]) -> None:
-        """Points with ``log_batch``, the summaries (min, max, count) as tags in the same call.
+        """Points in ``log_batch`` calls of 1,000, a few in flight at once, then the summaries.
 
-        MLflow keeps only each metric's latest value; the summaries the embedded store keeps ride
-        along in ``mlops.summary.<key>`` tags, updated from this process' copy (the buffer is the
-        only writer of a run's metrics, so one read per run suffices). The buffer hands over at
-        most ``metric_batch`` points, so one call (which MLflow applies as a whole) carries them
-        and their summaries: a failed call can be retried without duplicating points.
+        An MLflow server spends most of a batch's time storing it and runs several workers, so
+        ``SENDERS`` concurrent batches move a backlog about twice as fast as one after another.
+        MLflow keeps only each metric's latest value; the summaries the embedded store keeps
+        (min, max, count) follow as ``mlops.summary.<key>`` tags, from this process' copy (the
+        buffer is the only writer of a run's metrics, so one read per run suffices). MLflow
+        applies each call whole, so when some batches fail only their points are handed back
+        (:class:`PartialWrite`) and retrying never duplicates a point.
         """
         from mlflow.entities import Metric, RunTag
 
@@ -370,20 +401,49 @@ class MlflowStore(Store):
         if known is None:  # runs logged by other clients may have a last value only
             metrics = self.get_run(run_id)["metrics"]
             known = {k: {"count": 0, "min": None, "max": None, **m} for k, m in metrics.items()}
-        updated = summarize(known, points)
+            self._summaries[run_id] = known
+        batches = list(iter_batches(points, METRICS_PER_BATCH))
+
+        def send(batch: list[MetricPoint]) -> None:
+            metrics = [Metric(k, float(v), int(t), int(s)) for k, v, s, t in batch]
+            self._call("log metrics", self.client.log_batch, run_id, metrics=metrics)
+
+        unsent: list[MetricPoint] = []
+        error: Exception | None = None
+        try:
+            outcomes = list(self._senders().map(_attempt(send), batches))
+        except RuntimeError:  # interpreter exit: no new threads, send one after another
+            outcomes = [_attempt(send)(batch) for batch in batches]
+        for batch, outcome in zip(batches, outcomes, strict=True):
+            if outcome is None:
+                known.update(summarize(known, batch))
+                self._stale_summaries.setdefault(run_id, set()).update(k for k, *_ in batch)
+            else:
+                unsent.extend(batch)
+                error = outcome
+        stale = self._stale_summaries.pop(run_id, set())
         tags = [
-            RunTag(f"mlops.summary.{k}", json.dumps({f: v[f] for f in ("min", "max", "count")}))
-            for k, v in updated.items()
+            RunTag(
+                f"mlops.summary.{k}", json.dumps({f: known[k][f] for f in ("min", "max", "count")})
+            )
+            for k in sorted(stale)
             if len(k) <= 230
         ]
-        metrics = [Metric(k, float(v), int(t), int(s)) for k, v, s, t in points]
-        batches = list(iter_batches(metrics, self.metric_batch)) or [[]]
-        for i, batch in enumerate(batches):
-            extra = tags[:PARAMS_TAGS_PER_BATCH] if i == len(batches) - 1 else []
-            self._call("log metrics", self.client.log_batch, run_id, metrics=batch, tags=extra)
-        for more in iter_batches(tags[PARAMS_TAGS_PER_BATCH:], PARAMS_TAGS_PER_BATCH):
-            self._call("log metrics", self.client.log_batch, run_id, tags=more)
-        self._summaries[run_id] = {**known, **updated}
+        try:
+            for tag_batch in iter_batches(tags, PARAMS_TAGS_PER_BATCH):
+                self._call("log metrics", self.client.log_batch, run_id, tags=tag_batch)
+        except Exception:
+            self._stale_summaries.setdefault(run_id, set()).update(stale)  # sent next time
+            raise
+        if error is not None:
+            raise PartialWrite(str(error), unsent) from error
+
+    def _senders(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                SENDERS, thread_name_prefix="jupyter-mlops-mlflow"
+            )
+        return self._pool
 
     def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         self.get_run(run_id)
@@ -932,6 +992,19 @@ def _dataset_doc(entry: Any) -> dict[str, Any]:
     context = next((t.value for t in entry.tags if t.key == "mlflow.data.context"), None)
     doc.setdefault("context", context)
     return doc
+
+
+def _attempt(fn: Callable[[Any], None]) -> Callable[[Any], Exception | None]:
+    """``fn`` returning its exception instead of raising it (for ``Executor.map``)."""
+
+    def attempt(arg: Any) -> Exception | None:
+        try:
+            fn(arg)
+        except Exception as e:
+            return e
+        return None
+
+    return attempt
 
 
 def _quote(value: str) -> str:

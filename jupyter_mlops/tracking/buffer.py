@@ -22,11 +22,12 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from jupyter_mlops.errors import PartialWrite
+
 if TYPE_CHECKING:
     from jupyter_mlops.store.base import MetricPoint, Store
 
 FLUSH_INTERVAL_S = 0.5
-BATCH = 5000
 
 
 class MetricBuffer:
@@ -101,12 +102,15 @@ class MetricBuffer:
                 by_run.setdefault(rid, []).append(point)
             failed: list[tuple[str, MetricPoint]] = []
             error: Exception | None = None
-            batch = min(BATCH, self.store.metric_batch)
+            batch = self.store.metric_batch
             for rid, points in by_run.items():
                 for start in range(0, len(points), batch):
                     chunk = points[start : start + batch]
                     try:
                         self.store.log_metric_points(rid, chunk)
+                    except PartialWrite as e:  # keep what did not get through
+                        failed.extend((rid, p) for p in e.unsent)
+                        error = e
                     except Exception as e:  # keep the points; the next flush retries
                         failed.extend((rid, p) for p in chunk)
                         error = e

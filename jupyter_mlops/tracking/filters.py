@@ -54,6 +54,8 @@ _PREFIXES = {
     "datasets": "datasets",
     "dataset": "datasets",
 }
+SECTION_OF = _PREFIXES
+"""Every prefix a field may be written with -> its section."""
 _SECTIONS = ("metrics", "params", "tags", "attributes", "datasets")
 _ALIASES = {
     "id": "run_id",

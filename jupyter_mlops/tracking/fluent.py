@@ -283,7 +283,8 @@ def get_run(run_id: str) -> Run:
     _tracker.flush()
     store = _tracker.store()
     doc = store.get_run(str(run_id))
-    return Run.from_doc(doc, _experiment_names(store).get(doc["experiment_id"], ""))
+    name = doc.get("experiment") or _experiment_names(store).get(doc["experiment_id"], "")
+    return Run.from_doc(doc, name)
 
 
 def _experiment_names(store: Store) -> dict[str, str]:
@@ -413,25 +414,30 @@ def find_runs(
 
     _tracker.flush()
     store = _tracker.store()
-    names = _experiment_names(store)
-    ids = None if experiments is None else _experiment_ids(experiments, names)
-    rows = [
-        r if "experiment" in r else {**r, "experiment": names.get(r["experiment_id"], "")}
-        for r in store.list_runs(ids)
-    ]
+    ids = None if experiments is None else _experiment_ids(store, experiments)
+    hint = search.server_filter(filter) if store.remote else None
+    rows = store.list_runs(ids, hint)
+    if any("experiment" not in r for r in rows):  # runs written before names were stored
+        names = _experiment_names(store)
+        rows = [
+            r if "experiment" in r else {**r, "experiment": names.get(r["experiment_id"], "")}
+            for r in rows
+        ]
     if max_results is not None and (not isinstance(max_results, int) or max_results < 0):
         raise InvalidInput(f"max_results must be a non-negative integer, not {max_results!r}.")
     return search.search(rows, filter, order_by, max_results)
 
 
-def _experiment_ids(experiments: str | Iterable[str], names: dict[str, str]) -> list[str]:
+def _experiment_ids(store: Store, experiments: str | Iterable[str]) -> list[str]:
     wanted = [experiments] if isinstance(experiments, str) else list(experiments)
-    by_name = {name: exp_id for exp_id, name in names.items()}
-    missing = [w for w in wanted if w not in by_name]
-    if missing:
-        known = ", ".join(sorted(by_name)) or "none yet"
-        raise NotFound(f"No experiment named {missing[0]!r} (experiments: {known}).")
-    return [by_name[w] for w in wanted]
+    ids = []
+    for name in wanted:
+        found = store.find_experiment(name)
+        if found is None:
+            known = ", ".join(sorted(_experiment_names(store).values())) or "none yet"
+            raise NotFound(f"No experiment named {name!r} (experiments: {known}).")
+        ids.append(found["experiment_id"])
+    return ids
 
 
 # -- helpers --------------------------------------------------------------------------------

@@ -71,7 +71,14 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["compile_filter", "parse_order_by", "runs_to_frame", "search", "sort_runs"]
+__all__ = [
+    "compile_filter",
+    "parse_order_by",
+    "runs_to_frame",
+    "search",
+    "server_filter",
+    "sort_runs",
+]
 
 FIXED_COLUMNS = (
     "run_id",
@@ -270,6 +277,58 @@ def compile_filter(text: str | None) -> Predicate:
 @functools.lru_cache(maxsize=256)
 def _compile(text: str) -> Predicate:
     return _Parser(text).parse()
+
+
+def server_filter(text: str | None) -> str | None:
+    """The part of a filter a server can apply in MLflow's own dialect, or ``None``.
+
+    A remote store uses it to fetch fewer runs; the caller still applies the whole filter, so
+    this only has to keep every run the filter keeps. Hence only the conditions of a plain
+    ``AND`` chain (no ``OR``, ``NOT``, parentheses) that mean the same to MLflow are kept:
+    ``metrics.<k> <op> <number>`` and ``params|tags.<k> =|!=|LIKE|ILIKE '<text>'`` where the
+    text does not read as a number (we compare those as numbers, MLflow as text).
+    """
+    if not text or not text.strip():
+        return None
+    try:
+        compile_filter(text)  # only well-formed filters
+        tokens = filters.tokenize(text)
+    except FilterError:
+        return None
+    if any(t.kind in ("(", ")") or (t.kind == "kw" and t.value in ("OR", "NOT")) for t in tokens):
+        return None
+    kept: list[str] = []
+    condition: list[Token] = []
+    for token in tokens:
+        if token.kind == "end" or (token.kind == "kw" and token.value == "AND"):
+            converted = _server_condition(condition)
+            if converted:
+                kept.append(converted)
+            condition = []
+        else:
+            condition.append(token)
+    return " and ".join(kept) or None
+
+
+def _server_condition(tokens: list[Token]) -> str | None:
+    if len(tokens) != 3 or tokens[0].kind != "ident":
+        return None
+    (prefix, key), op, value = tokens[0].value, tokens[1], tokens[2]
+    section = filters.SECTION_OF.get(prefix.lower())
+    if "`" in key or section not in ("metrics", "params", "tags"):
+        return None
+    field = f"{section}.`{key}`"
+    if section == "metrics":
+        if op.kind != "op" or value.kind != "num" or op.text == "<>":
+            return None
+        return f"{field} {'=' if op.text == '==' else op.text} {value.text}"
+    text_ops = {"=": "=", "==": "=", "!=": "!=", "LIKE": "LIKE", "ILIKE": "ILIKE"}
+    name = op.value if op.kind == "kw" else op.text
+    if name not in text_ops or value.kind != "str" or filters.parse_number(value.value) is not None:
+        return None
+    if any(c in value.value for c in "'\\"):
+        return None
+    return f"{field} {text_ops[name]} '{value.value}'"
 
 
 # -- ordering ----------------------------------------------------------------------------------

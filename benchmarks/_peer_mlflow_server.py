@@ -1,0 +1,71 @@
+"""MLflow's side of ``bench_mlflow_server.py``; run with the peer venv's Python.
+
+    benchmarks/.venv-mlflow/bin/python benchmarks/_peer_mlflow_server.py TRACKING_URI
+
+Answers one JSON command per line on stdin with one JSON line on stdout, so the caller can
+interleave MLflow's calls with its own on the same server and the same machine load:
+
+- ``{"cmd": "log_loop", "n": N, "synchronous": true}``: a run with N ``mlflow.log_metric`` calls
+  in a loop (the loop's wall time; for ``synchronous: false`` also the time until flushed);
+- ``{"cmd": "populate", "experiment": E, "runs": [...]}``: the search data set, one
+  ``log_batch`` per run;
+- ``{"cmd": "search", "experiment": E, "filter": F}``: ``mlflow.search_runs`` into a DataFrame.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def main() -> None:
+    answers, sys.stdout = sys.stdout, sys.stderr  # MLflow prints to stdout: keep it off ours
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param, RunTag
+
+    mlflow.set_tracking_uri(sys.argv[1])
+    client = MlflowClient()
+    print(json.dumps({"mlflow_version": mlflow.__version__}), file=answers, flush=True)
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        out: dict = {}
+        if cmd["cmd"] == "quit":
+            break
+        if cmd["cmd"] == "log_loop":
+            mlflow.set_experiment(cmd["experiment"])
+            with mlflow.start_run() as run:
+                t = time.perf_counter()
+                for i in range(cmd["n"]):
+                    mlflow.log_metric("loss", 1.0 / (i + 1), step=i, synchronous=cmd["synchronous"])
+                out["loop_s"] = time.perf_counter() - t
+                if not cmd["synchronous"]:
+                    mlflow.flush_async_logging()
+                out["flushed_s"] = time.perf_counter() - t
+            out["points"] = len(client.get_metric_history(run.info.run_id, "loss"))
+        elif cmd["cmd"] == "populate":
+            exp_id = client.create_experiment(cmd["experiment"])
+            t = time.perf_counter()
+            for row in cmd["runs"]:
+                run = client.create_run(exp_id, run_name=row["name"])
+                client.log_batch(
+                    run.info.run_id,
+                    metrics=[Metric(k, v, 0, 0) for k, v in row["metrics"].items()],
+                    params=[Param(k, v) for k, v in row["params"].items()],
+                    tags=[RunTag(k, v) for k, v in row["tags"].items()],
+                )
+                client.set_terminated(run.info.run_id)
+            out["populate_s"] = time.perf_counter() - t
+        elif cmd["cmd"] == "search":
+            t = time.perf_counter()
+            frame = mlflow.search_runs(
+                experiment_names=[cmd["experiment"]], filter_string=cmd["filter"]
+            )
+            out["search_s"] = time.perf_counter() - t
+            out["rows"] = len(frame)
+        print(json.dumps(out), file=answers, flush=True)
+
+
+if __name__ == "__main__":
+    main()
