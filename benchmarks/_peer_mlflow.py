@@ -36,6 +36,21 @@ def _summary_ns(samples: list[int]) -> dict:
     }
 
 
+def populate_runs(client, exp_id: str, runs: list[dict]) -> None:
+    """The search data set (``bench_tracking.search_dataset``), one ``log_batch`` per run."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    for row in runs:
+        run = client.create_run(exp_id, run_name=row["name"])
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric(k, v, 0, 0) for k, v in row["metrics"].items()],
+            params=[Param(k, v) for k, v in row["params"].items()],
+            tags=[RunTag(k, v) for k, v in row["tags"].items()],
+        )
+        client.set_terminated(run.info.run_id)
+
+
 def main() -> None:
     cfg = json.load(open(sys.argv[1]))
     work = cfg["workdir"]
@@ -47,7 +62,6 @@ def main() -> None:
     out: dict = {"tracking_uri": f"sqlite:///{db}"}
     t0 = time.perf_counter()
     import mlflow
-    from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
 
     out["import_s"] = time.perf_counter() - t0
@@ -124,15 +138,7 @@ def main() -> None:
     data = json.load(open(cfg["search_data"]))
     exp_id = experiment("bench-search")
     t = time.perf_counter()
-    for row in data["runs"]:
-        run = client.create_run(exp_id, run_name=row["name"])
-        client.log_batch(
-            run.info.run_id,
-            metrics=[Metric(k, v, 0, 0) for k, v in row["metrics"].items()],
-            params=[Param(k, v) for k, v in row["params"].items()],
-            tags=[RunTag(k, v) for k, v in row["tags"].items()],
-        )
-        client.set_terminated(run.info.run_id)
+    populate_runs(client, exp_id, data["runs"])
     out["search_populate_s"] = time.perf_counter() - t
     out["search_runs"] = len(data["runs"])
 

@@ -10,15 +10,13 @@ session; tests keep apart by naming their experiments, tables and streams unique
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 
 import pytest
+import venvs
 from mlflow_server import MlflowServer
 
 MLFLOW_VERSION = "3.17.2"
-HERE = os.path.dirname(os.path.abspath(__file__))
 VENV = os.environ.get("MLFLOW_SERVER_VENV") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
     "jupyter-mlops",
@@ -28,22 +26,8 @@ VENV = os.environ.get("MLFLOW_SERVER_VENV") or os.path.join(
 
 def build_server_venv() -> str:
     """The venv's ``mlflow`` command, building the venv first when needed (fails loudly)."""
-    env = {**os.environ, "PYTHON": sys.executable}
-    try:
-        done = subprocess.run(
-            ["bash", os.path.join(HERE, "setup_venv.sh"), VENV, "import mlflow.server"]
-            + [f"mlflow=={MLFLOW_VERSION}"],
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            env=env,
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        pytest.fail(f"could not build {VENV}: {e}")
-    command = os.path.join(VENV, "bin", "mlflow")
-    if done.returncode != 0 or not os.path.isfile(command):
-        pytest.fail(f"could not build {VENV} (exit {done.returncode}):\n{done.stderr[-3000:]}")
-    return command
+    script = ["setup_venv.sh", VENV, "import mlflow.server", f"mlflow=={MLFLOW_VERSION}"]
+    return venvs.build(script, VENV, os.path.join("bin", "mlflow"))
 
 
 @pytest.fixture(scope="session")

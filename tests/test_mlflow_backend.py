@@ -53,6 +53,7 @@ def test_runs_read_naturally_in_mlflow(shell, server, client, monkeypatch):
     cell = "import jupyter_mlops as m\nfor i in range(3):\n    m.log_metric('loss', 1 / (i + 1))"
     shell.run_cell(f"%%mlops_track --name tracked\n{cell}")
     with mlops.start_run(name="parent") as parent:
+        mlops.set_tags({"mlops.source.git.commit": "0123abc"})  # as the git probe records it
         with mlops.start_run(name="child", nested=True) as child:
             mlops.log_metric("acc", 0.5)
     (tracked,) = mlops.search_runs(filter="attributes.run_name = 'tracked'")["run_id"]
@@ -63,6 +64,7 @@ def test_runs_read_naturally_in_mlflow(shell, server, client, monkeypatch):
     assert tags["mlflow.user"] == tags["mlops.user"]
     assert [m.step for m in client.get_metric_history(tracked, "loss")] == [0, 1, 2]
     assert client.get_run(child.id).data.tags["mlflow.parentRunId"] == parent.id
+    assert client.get_run(parent.id).data.tags["mlflow.source.git.commit"] == "0123abc"
     assert client.get_run(child.id).info.status == "FINISHED"
 
 
@@ -172,8 +174,12 @@ def test_a_server_that_goes_away_never_breaks_the_run(
                 server.stop()
                 for i in range(1, 1000):
                     mlops.log_metric("loss", 1.0 / (i + 1), step=i)
+            for _ in range(30):  # each attempt takes MLflow's client a few seconds to give up
                 fluent._tracker.flush()
-            fluent._tracker.flush()
+                if any("could not write to the store" in str(w.message) for w in caught):
+                    break
+            for _ in range(3):
+                fluent._tracker.flush()  # failing again is not told again
         told = [w for w in caught if "could not write to the store" in str(w.message)]
         assert len(told) == 1, [str(w.message) for w in caught]
         server.start()
@@ -189,3 +195,35 @@ def test_a_server_that_goes_away_never_breaks_the_run(
     finally:
         mlops.set_tracking_uri(None)
         server.stop()
+
+
+def test_a_deployment_serves_logs_and_is_seen_from_the_server(server, iris):
+    """A model server process started on the MLflow store: predictions, its record, its log."""
+    import json
+    import time
+    import urllib.request
+
+    from jupyter_mlops.serving.deploy import deploy, list_deployments, undeploy
+
+    X, model = iris
+    name = f"served-{uuid.uuid4().hex[:6]}"
+    mlops.register_model(model, name, input_example=X.head(), reference_data=X)
+    mlops.set_alias(name, "production", 1)
+    dep = deploy(f"models:/{name}@production", name=name)
+    try:
+        body = json.dumps({"instances": X.head(3).values.tolist()}).encode()
+        request = urllib.request.Request(
+            dep.url + "/invocations", body, {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            predictions = json.loads(reply.read())["predictions"]
+        assert predictions == model.predict(X.head(3)).tolist()
+        assert name in {d.name for d in list_deployments()}
+        for _ in range(60):  # the log is written off the request path, about once a second
+            log = mlops.prediction_log(name)
+            if len(log) >= 3:
+                break
+            time.sleep(0.5)
+        assert len(log) == 3 and log["version"].tolist() == [1, 1, 1]
+    finally:
+        undeploy(name)

@@ -12,11 +12,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import time
 
 import pytest
 import test_pipelines_fixtures as fx
+import venvs
 import yaml
 
 from jupyter_mlops.pipelines import build_pipeline, export_notebook, run_pipeline
@@ -29,7 +28,6 @@ VENV = os.environ.get("ORCHESTRATORS_VENV") or os.path.join(
     "jupyter-mlops",
     "venv-orchestrators-airflow-3.3.2-kfp-2.17.3",
 )
-PYTHON = os.path.join(VENV, "bin", "python")
 EXAMPLE = os.path.join(REPO, "examples", "pipeline.ipynb")
 NOTEBOOKS = ("tagged", "headings", "magics", "plain")
 
@@ -71,23 +69,12 @@ importlib.import_module(sys.argv[3]).PIPELINE(**json.loads(sys.argv[4]))
 @pytest.fixture(scope="session")
 def orchestrators() -> str:
     """The venv's Python, building the venv first when needed (idempotent; fails loudly)."""
-    started = time.perf_counter()
-    # same interpreter version as the tests, and the venv path decided here
-    env = {"PYTHON": sys.executable, **os.environ, "ORCHESTRATORS_VENV": VENV}
-    try:
-        done = subprocess.run(
-            ["bash", os.path.join(HERE, "setup_orchestrators.sh")],
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            env=env,
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        pytest.fail(f"could not build {VENV}: {e}")
-    if done.returncode != 0 or not os.path.isfile(PYTHON):
-        pytest.fail(f"could not build {VENV} (exit {done.returncode}):\n{done.stderr[-3000:]}")
-    print(f"orchestrators venv ready in {time.perf_counter() - started:.1f} s")
-    return PYTHON
+    return venvs.build(
+        ["setup_orchestrators.sh"],
+        VENV,
+        os.path.join("bin", "python"),
+        {"ORCHESTRATORS_VENV": VENV},
+    )
 
 
 def venv_run(python: str, code: str, *args: str, env: dict | None = None, timeout: int = 600):

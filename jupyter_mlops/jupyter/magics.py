@@ -342,7 +342,7 @@ def _end(run: Any, status: str) -> None:
 def _flush() -> None:
     fluent = sys.modules.get("jupyter_mlops.tracking.fluent")
     if fluent is not None:  # nothing was ever logged when tracking is not even imported
-        fluent.flush()
+        fluent.flush_soon()
 
 
 def _guard(where: str, fn: Any, *args: Any) -> None:

@@ -393,7 +393,7 @@ class MlflowStore(Store):
         applies each call whole, so when some batches fail only their points are handed back
         (:class:`PartialWrite`) and retrying never duplicates a point.
         """
-        from mlflow.entities import Metric, RunTag
+        from mlflow.entities import RunTag
 
         if not points:
             return
@@ -405,8 +405,7 @@ class MlflowStore(Store):
         batches = list(iter_batches(points, METRICS_PER_BATCH))
 
         def send(batch: list[MetricPoint]) -> None:
-            metrics = [Metric(k, float(v), int(t), int(s)) for k, v, s, t in batch]
-            self._call("log metrics", self.client.log_batch, run_id, metrics=metrics)
+            self._call("log metrics", self._post_metrics, run_id, batch)
 
         unsent: list[MetricPoint] = []
         error: Exception | None = None
@@ -437,6 +436,46 @@ class MlflowStore(Store):
             raise
         if error is not None:
             raise PartialWrite(str(error), unsent) from error
+
+    def _post_metrics(self, run_id: str, batch: list[MetricPoint]) -> None:
+        """One ``runs/log-batch`` request, its JSON built directly.
+
+        MLflow's client builds an entity, a protobuf message and then JSON for every point;
+        this thread shares the GIL with the user's training loop (and, on a small machine, the
+        CPU with the server), so the body is made with ``json.dumps`` instead: same REST call,
+        same authentication and retries (MLflow's ``http_request``). Stores that are not
+        behind MLflow's REST API (``mlflow+sqlite:...``) go through the client.
+        """
+        get_host_creds = getattr(self._rest_store(), "get_host_creds", None)
+        if get_host_creds is None:
+            from mlflow.entities import Metric
+
+            metrics = [Metric(k, float(v), int(t), int(s)) for k, v, s, t in batch]
+            self.client.log_batch(run_id, metrics=metrics)
+            return
+        from mlflow.utils.rest_utils import http_request, verify_rest_response
+
+        body = json.dumps(
+            {
+                "run_id": run_id,
+                "metrics": [
+                    {"key": k, "value": _json_double(v), "timestamp": int(t), "step": int(s)}
+                    for k, v, s, t in batch
+                ],
+            }
+        )
+        endpoint = "/api/2.0/mlflow/runs/log-batch"
+        response = http_request(
+            get_host_creds(),
+            endpoint,
+            "POST",
+            data=body,
+            extra_headers={"Content-Type": "application/json"},
+        )
+        verify_rest_response(response, endpoint)
+
+    def _rest_store(self) -> Any:
+        return self.client._tracking_client.store  # the REST store MLflow's client talks through
 
     def _senders(self) -> concurrent.futures.ThreadPoolExecutor:
         if self._pool is None:
@@ -1005,6 +1044,16 @@ def _attempt(fn: Callable[[Any], None]) -> Callable[[Any], Exception | None]:
         return None
 
     return attempt
+
+
+def _json_double(value: float) -> float | str:
+    """A double as protobuf's JSON mapping writes it: NaN and infinities as strings."""
+    value = float(value)
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
 
 
 def _quote(value: str) -> str:

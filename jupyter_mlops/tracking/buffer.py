@@ -71,9 +71,13 @@ class MetricBuffer:
             self._wake.wait(self.interval)
             self._wake.clear()
             waiters, self._waiters = self._waiters, []
-            self._flush_now(raise_errors=False)
-            for waiter in waiters:
-                waiter.set()
+            try:
+                self._flush_now(raise_errors=False)
+            except Exception:  # noqa: S110 - e.g. a warning turned into an error: keep flushing
+                pass
+            finally:
+                for waiter in waiters:
+                    waiter.set()
 
     def flush(self, raise_errors: bool = True, wait: float | None = None) -> bool:
         """Write every queued point (grouped by run, in batches), then every deferred task.

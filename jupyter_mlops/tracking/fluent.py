@@ -34,7 +34,8 @@ MAX_PARAM_CHARS = 6000
 MAX_KEY_CHARS = 250
 DEFAULT_EXPERIMENT = "Default"
 REMOTE_WAIT_S = 2.0
-"""How long a cell waits for a remote store at a run's end or before a read."""
+"""How long a read (or ``flush()``) waits for a remote store to take buffered writes; a run's
+end and a cell's end do not wait."""
 _ADJECTIVES = "amber bold brave calm clever eager fast gentle keen lucid merry noble quick sharp steady swift tidy vivid wise".split()  # noqa: E501
 _ANIMALS = "ant bee cat crane deer dove eel fox hare hawk ibis lynx mole newt owl puma seal wolf yak".split()  # noqa: E501
 
@@ -135,10 +136,14 @@ class _Tracker:
             buf = self.buffers[id(store)] = MetricBuffer(store)
         return buf
 
-    def flush(self) -> None:
-        """Write buffered points; a remote store gets ``REMOTE_WAIT_S`` at most (never raises)."""
+    def flush(self, remote_wait: float = REMOTE_WAIT_S) -> None:
+        """Write buffered points; never raises.
+
+        A remote store's points are handed to the flush thread and the caller waits
+        ``remote_wait`` seconds at most (0: not at all).
+        """
         for buf in list(self.buffers.values()):
-            buf.flush(raise_errors=False, wait=REMOTE_WAIT_S if buf.store.remote else None)
+            buf.flush(raise_errors=False, wait=remote_wait if buf.store.remote else None)
 
     def current(self, run_id: str | None = None) -> ActiveRun | None:
         if run_id is None:
@@ -266,7 +271,7 @@ def end_run(status: str = "FINISHED", run_id: str | None = None) -> None:
             buffer.defer(
                 functools.partial(store.update_run, run_id, status=status, end_time=end_time)
             )
-        _tracker.flush()
+        _tracker.flush(remote_wait=0)
         return
     _tracker.flush()
     for run_id in ended:
@@ -382,8 +387,17 @@ def get_metric_history(run_id: str, key: str) -> pd.DataFrame:
 
 
 def flush() -> None:
-    """Write buffered metric points now (runs ending and cells ending do this too)."""
+    """Write buffered metric points now (runs ending and cells ending do this too).
+
+    On a remote store (an MLflow server) this waits ``REMOTE_WAIT_S`` at most; what is not
+    through by then keeps going in the background.
+    """
     _tracker.flush()
+
+
+def flush_soon() -> None:
+    """Start writing buffered points without waiting for a remote store (a cell's end)."""
+    _tracker.flush(remote_wait=0)
 
 
 # -- search ---------------------------------------------------------------------------------
