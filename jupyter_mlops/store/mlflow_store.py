@@ -105,8 +105,8 @@ def _mlflow() -> Any:
         import mlflow
     except ImportError:
         raise InvalidInput(
-            "The mlflow+ store needs MLflow's client: pip install 'jupyter_mlops[mlflow]' "
-            "(or mlflow-skinny), or unset JUPYTER_MLOPS_STORE to use the embedded store."
+            "The mlflow+ store needs MLflow's client: pip install mlflow-skinny (the [mlflow] "
+            "extra of jupyter_mlops), or unset JUPYTER_MLOPS_STORE to use the embedded store."
         ) from None
     return mlflow
 
