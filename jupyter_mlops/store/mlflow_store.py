@@ -136,6 +136,7 @@ class MlflowStore(Store):
         self._summaries: dict[str, dict[str, Any]] = {}  # run id -> metric summaries
         self._stale_summaries: dict[str, set[str]] = {}  # run id -> keys whose tags are behind
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._streams: dict[str, str] = {}  # record stream -> the run holding its chunks
         self._host = _hostname()
 
     @property
@@ -625,7 +626,7 @@ class MlflowStore(Store):
             doc_id = tags.get("mlops.doc_id")
             doc = _join_doc(tags)
             if doc_id is not None and doc is not None:
-                out[doc_id] = (doc, run.info.run_id)
+                out[doc_id] = (doc, (run.info.run_id, _doc_keys(tags)))
         return out
 
     def transact(self, fn: Callable[[StoreView], Any]) -> Any:
@@ -642,28 +643,27 @@ class MlflowStore(Store):
         if table in REGISTRY_TABLES:
             self._apply_registry(view, kind, table, doc_id, doc)
             return
-        handle = view.handles(table).get(doc_id)
+        handles = view.handles(table)  # doc id -> (its run, the tags holding its JSON)
         if kind == "delete":
-            if handle is not None:
-                self._call("delete document", self.client.delete_run, handle)
+            if doc_id in handles:
+                self._call("delete document", self.client.delete_run, handles.pop(doc_id)[0])
             return
         tags = _split_doc(doc)
-        if handle is None:
-            tags.update({"mlops.table": table, "mlops.doc_id": doc_id})
-            handle = self._internal_run(f"{table}/{doc_id}"[:250], tags)
-            self._call("close document", self.client.set_terminated, handle, "FINISHED")
-            view.handles(table)[doc_id] = handle
+        if doc_id not in handles:
+            run_id = self._internal_run(
+                f"{table}/{doc_id}"[:250], {**tags, "mlops.table": table, "mlops.doc_id": doc_id}
+            )
+            self._call("close document", self.client.set_terminated, run_id, "FINISHED")
+            handles[doc_id] = (run_id, frozenset(tags))
             return
-        self._write_doc_tags(handle, tags, self._call("read document", self.client.get_run, handle))
-
-    def _write_doc_tags(self, run_id: str, tags: dict[str, str], run: Any) -> None:
         from mlflow.entities import RunTag
 
-        stale = [k for k in run.data.tags if k.startswith("mlops.doc.") and k not in tags]
+        run_id, written = handles[doc_id]
         for batch in iter_batches([RunTag(k, v) for k, v in tags.items()], PARAMS_TAGS_PER_BATCH):
             self._call("write document", self.client.log_batch, run_id, tags=batch)
-        for key in stale:
+        for key in sorted(written - set(tags)):  # a document that got shorter
             self._call("write document", self.client.delete_tag, run_id, key)
+        handles[doc_id] = (run_id, frozenset(tags))
 
     # -- the registry ---------------------------------------------------------------------------
     def _registry_table(self, table: str) -> dict[str, tuple[dict[str, Any], Any]]:
@@ -781,14 +781,18 @@ class MlflowStore(Store):
 
     # -- record streams -------------------------------------------------------------------------
     def _stream_run(self, stream: str, create: bool) -> str | None:
+        """The run holding a stream's chunks (looked up once: a model server appends often)."""
         check_stream(stream)
         with self._lock:
-            runs = self._internal_runs("mlops.stream", stream)
-            if runs:
-                return str(min(runs, key=lambda r: r.info.start_time).info.run_id)
-            if not create:
-                return None
-            return self._internal_run(f"stream/{stream}"[:250], {"mlops.stream": stream})
+            if stream not in self._streams:
+                runs = self._internal_runs("mlops.stream", stream)
+                if runs:
+                    first = min(runs, key=lambda r: r.info.start_time)
+                    self._streams[stream] = str(first.info.run_id)
+                elif create:
+                    tags = {"mlops.stream": stream}
+                    self._streams[stream] = self._internal_run(f"stream/{stream}"[:250], tags)
+            return self._streams.get(stream)
 
     def _chunks(self, run_id: str) -> list[str]:
         files = self._call("list records", self.client.list_artifacts, run_id, "records")
@@ -971,8 +975,12 @@ def _split_doc(doc: dict[str, Any]) -> dict[str, str]:
     return {f"mlops.doc.{i:04d}": part for i, part in enumerate(parts)}
 
 
+def _doc_keys(tags: dict[str, str]) -> frozenset[str]:
+    return frozenset(k for k in tags if k.startswith("mlops.doc."))
+
+
 def _join_doc(tags: dict[str, str]) -> dict[str, Any] | None:
-    keys = sorted(k for k in tags if k.startswith("mlops.doc."))
+    keys = sorted(_doc_keys(tags))
     try:
         doc = json.loads("".join(tags[k] for k in keys))
     except ValueError:
