@@ -69,6 +69,12 @@ _API = {
         "monitor",
     ],
     "jupyter_mlops.monitoring.labels": ["log_labels", "prediction_log"],
+    "jupyter_mlops.contracts.model": ["ColumnContract", "DataContract"],
+    "jupyter_mlops.contracts.profile": ["profile"],
+    "jupyter_mlops.contracts.validate": ["validate"],
+    "jupyter_mlops.contracts.report": ["DataValidationReport"],
+    "jupyter_mlops.contracts.diff": ["diff_contracts"],
+    "jupyter_mlops.contracts.resolve": ["load_contract"],
     "jupyter_mlops.pipelines.export": ["export_notebook"],
     "jupyter_mlops.pipelines.runner": ["run_pipeline"],
     "jupyter_mlops.errors": [

@@ -1,0 +1,89 @@
+"""Where contracts come from: objects, saved files, and the model versions that recorded one.
+
+A logged model keeps its contract as the artifact ``<model path>/contract.yaml`` (readable in
+the artifact browser) and names it in its ``MLmodel.json`` under ``"contract"`` with the file's
+sha256; a dataset logged with ``log_dataset`` keeps one under ``datasets/``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from jupyter_mlops.contracts.io import parse_text, read_contract_file
+from jupyter_mlops.contracts.model import DataContract
+from jupyter_mlops.errors import IntegrityError, InvalidInput, NotFound
+
+CONTRACT_FILE = "contract.yaml"
+
+
+def resolve_contract(source: Any) -> tuple[DataContract, str]:
+    """``(contract, label)`` for a contract, its dict, a file path or a model URI."""
+    if isinstance(source, DataContract):
+        return source, "DataContract"
+    if isinstance(source, dict):
+        return DataContract.from_dict(source), "dict"
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    if not isinstance(source, str):
+        raise InvalidInput(
+            "validate needs a DataContract (mlops.profile(df)), a contract file (.yaml/.json) "
+            f"or a model URI (models:/name/1), not {type(source).__name__}."
+        )
+    if source.startswith(("models:/", "runs:/")):
+        return model_contract(source), source
+    return load_contract(source), source
+
+
+def load_contract(path_or_uri: str | os.PathLike[str]) -> DataContract:
+    """Read a contract from a ``.yaml``/``.json`` file, or the one a model version recorded."""
+    path = os.fspath(path_or_uri)
+    if path.startswith(("models:/", "runs:/")):
+        return model_contract(path)
+    return DataContract.from_dict(read_contract_file(path))
+
+
+def model_contract(uri: str) -> DataContract:
+    """The contract recorded with a logged or registered model (``runs:/``, ``models:/``)."""
+    contract = find_model_contract(uri)
+    if contract is None:
+        raise NotFound(
+            f"{uri} has no data contract: it was logged without training data. Log the model "
+            "with log_model(model, reference_data=X_train) or pass contract=mlops.profile(X)."
+        )
+    return contract
+
+
+def find_model_contract(uri: str) -> DataContract | None:
+    """Like :func:`model_contract`, ``None`` when the model recorded no contract."""
+    from jupyter_mlops.tracking.models import parse_runs_uri, read_descriptor
+
+    run_uri = uri
+    if uri.startswith("models:/"):
+        from jupyter_mlops.registry.registry import resolve_model_uri
+
+        run_uri = resolve_model_uri(uri).source
+    run_id, path = parse_runs_uri(run_uri)
+    entry = read_descriptor(run_id, path).get("contract")
+    return None if not entry else read_artifact_contract(run_id, entry)
+
+
+def read_artifact_contract(run_id: str, entry: dict[str, Any]) -> DataContract:
+    """The contract artifact ``entry`` (``{"path", "sha256"}``) of run ``run_id``, verified."""
+    from jupyter_mlops.store import get_store
+    from jupyter_mlops.store.storage import sha256_of
+
+    file = get_store().artifact_file(run_id, entry["path"])
+    if entry.get("sha256") and sha256_of(file) != entry["sha256"]:
+        raise IntegrityError(
+            f"The contract {entry['path']} of run {run_id} does not match its recorded sha256; "
+            "it was changed after logging. Log the model again."
+        )
+    with open(file, encoding="utf-8") as fh:
+        return DataContract.from_dict(parse_text(fh.read(), f"The contract of run {run_id}"))
+
+
+def folder_contract(folder: str) -> DataContract | None:
+    """The ``contract.yaml`` beside an exported model (``jupyter mlops k8s``), if any."""
+    path = os.path.join(folder, CONTRACT_FILE)
+    return DataContract.from_dict(read_contract_file(path)) if os.path.exists(path) else None
