@@ -67,9 +67,15 @@ def diff_contracts(old: DataContract, new: DataContract) -> ContractDiff:
             continue
         before, after = column.rules(), new[column.name].rules()
         for rule in RULE_KEYS:
-            if before.get(rule) != after.get(rule):
+            if _differs(rule, before.get(rule), after.get(rule)):
                 changed.append(RuleChange(column.name, rule, before.get(rule), after.get(rule)))
     return ContractDiff(added, removed, tuple(changed))
+
+
+def _differs(rule: str, old: Any, new: Any) -> bool:
+    if rule == "categories" and old is not None and new is not None:
+        return set(map(repr, old)) != set(map(repr, new))  # the order of categories is not a rule
+    return bool(old != new)
 
 
 def _shown(value: Any) -> str:

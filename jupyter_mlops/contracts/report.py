@@ -48,7 +48,10 @@ class CheckResult:
         """One line: ``"age: range [18, 95] — 3 rows (0.3%) fail, e.g. 130 (row 7)"``."""
         if self.passed:
             return f"{self.column}: {self.rule} — ok"
-        text = f"{self.column}: {self.rule} — {self.failed:,} rows ({_pct(self.failed_share)}) fail"
+        rows = "row" if self.failed == 1 else "rows"
+        text = (
+            f"{self.column}: {self.rule} — {self.failed:,} {rows} ({_pct(self.failed_share)}) fail"
+        )
         if self.examples:
             first = self.examples[0]
             if self.check != "present":
