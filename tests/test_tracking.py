@@ -172,7 +172,9 @@ def test_datasets_text_dict_figure(backend):
     assert first["digest"] == again["digest"] and first["rows"] == 3
     got = mlops.get_run(run.id)
     assert len(got.datasets) == 1 and got.datasets[0]["columns"] == ["a", "b"]
-    assert set(got.artifacts) == {"notes/readme.txt", "config.json", "plots/curve.png"}
+    contract = got.datasets[0]["contract"]["path"]  # log_dataset records the data contract
+    assert contract == f"datasets/train-{first['digest']}/contract.yaml"
+    assert set(got.artifacts) == {"notes/readme.txt", "config.json", "plots/curve.png", contract}
     png = mlops.get_store().artifact_file(run.id, "plots/curve.png")
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 

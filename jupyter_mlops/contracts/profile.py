@@ -31,10 +31,12 @@ def as_frame(data: Any, what: str = "the data") -> pd.DataFrame:
         return data
     if isinstance(data, pd.Series):
         return data.to_frame()
-    try:
-        array = np.asarray(data)
-    except Exception as e:
-        raise InvalidInput(f"Cannot read {what} ({type(data).__name__}) as a table.") from e
+    if not isinstance(data, np.ndarray):
+        try:
+            return pd.DataFrame(data)  # lists of rows or of records, dicts of columns
+        except Exception as e:
+            raise InvalidInput(f"Cannot read {what} ({type(data).__name__}) as a table.") from e
+    array = data
     if array.ndim == 1:
         array = array.reshape(-1, 1)
     if array.ndim != 2:

@@ -55,15 +55,23 @@ def model_contract(uri: str) -> DataContract:
 
 
 def find_model_contract(uri: str) -> DataContract | None:
-    """Like :func:`model_contract`, ``None`` when the model recorded no contract."""
+    """Like :func:`model_contract`, ``None`` when the model recorded no contract.
+
+    ``runs:/<run_id>/<path>.yaml`` (or ``.json``) is a contract artifact itself, e.g. the one
+    ``log_dataset`` recorded.
+    """
     from jupyter_mlops.tracking.models import parse_runs_uri, read_descriptor
 
-    run_uri = uri
     if uri.startswith("models:/"):
         from jupyter_mlops.registry.registry import resolve_model_uri
 
-        run_uri = resolve_model_uri(uri).source
-    run_id, path = parse_runs_uri(run_uri)
+        version = resolve_model_uri(uri)
+        if version.contract:
+            return read_artifact_contract(version.run_id, version.contract)
+        uri = version.source
+    run_id, path = parse_runs_uri(uri)
+    if path.lower().endswith((".yaml", ".yml", ".json")):
+        return read_artifact_contract(run_id, {"path": path})
     entry = read_descriptor(run_id, path).get("contract")
     return None if not entry else read_artifact_contract(run_id, entry)
 
@@ -87,3 +95,15 @@ def folder_contract(folder: str) -> DataContract | None:
     """The ``contract.yaml`` beside an exported model (``jupyter mlops k8s``), if any."""
     path = os.path.join(folder, CONTRACT_FILE)
     return DataContract.from_dict(read_contract_file(path)) if os.path.exists(path) else None
+
+
+def served_contract(uri: str) -> DataContract | None:
+    """The contract a model server enforces for the resolved model ``uri``.
+
+    ``uri`` is what the server loaded (``models:/name/3`` or ``runs:/...``); for a model folder
+    (``jupyter mlops k8s``) the ``contract.yaml`` beside ``MLmodel.json`` is used.
+    """
+    if uri.startswith(("models:/", "runs:/")):
+        return find_model_contract(uri)
+    folder = uri[len("file://") :] if uri.startswith("file://") else uri
+    return folder_contract(folder) if os.path.isdir(folder) else None

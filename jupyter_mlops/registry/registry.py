@@ -52,6 +52,7 @@ class ModelVersion:
     creation_time: int = 0
     lineage: dict[str, Any] = field(default_factory=dict)
     validations: list[dict[str, Any]] = field(default_factory=list)
+    contract: dict[str, Any] | None = None
 
     @property
     def uri(self) -> str:
@@ -89,19 +90,22 @@ def register_model(
     description: str | None = None,
     input_example: Any = None,
     reference_data: Any = None,
+    contract: Any = None,
 ) -> ModelVersion:
     """Register a model object or a ``runs:/<run_id>/<path>`` URI as the next version of ``name``.
 
     A model object is first logged with a run (the active one, or a new ``register-<name>`` run);
     if it was already logged (e.g. by autologging) that artifact and its run are reused, so the
     version's lineage points at the training run.
+
+    The version keeps the data contract its model recorded (profiled from all of
+    ``reference_data``), or ``contract`` (a DataContract, or data to profile) when given.
     """
     check_model_name(name)
-    uri = (
-        model_or_uri
-        if isinstance(model_or_uri, str)
-        else _log_object(model_or_uri, name, input_example, reference_data)
-    )
+    uri = model_or_uri
+    if not isinstance(model_or_uri, str):
+        uri, logged_here = _log_object(model_or_uri, name, input_example, reference_data, contract)
+        contract = None if logged_here else contract  # log_model recorded it already
     if not uri.startswith("runs:/"):
         raise InvalidInput(
             f"register_model takes a model object or a runs:/<run_id>/<path> URI, not {uri!r}."
@@ -129,21 +133,41 @@ def register_model(
         "creation_time": _now_ms(),
         "lineage": lineage_of(run, descriptor),
         "validations": [],
+        "contract": _contract_entry(store, run_id, path, descriptor, contract),
     }
     version = store.transact(lambda txn: _add_version(txn, name, doc))
     return get_model_version(name, version)
 
 
-def _log_object(model: Any, name: str, input_example: Any, reference_data: Any) -> str:
+def _log_object(
+    model: Any, name: str, input_example: Any, reference_data: Any, contract: Any
+) -> tuple[str, bool]:
+    """The model's ``runs:/`` URI, and whether this call logged it (else autolog had)."""
     from jupyter_mlops.tracking.models import logged_uri_of
 
     known = logged_uri_of(model)
     if known:
-        return known
+        return known, False
     if fluent.active_run() is not None:
-        return log_model(model, "model", input_example, reference_data)
+        return log_model(model, "model", input_example, reference_data, contract), True
     with fluent.start_run(name=f"register-{name}"):
-        return log_model(model, "model", input_example, reference_data)
+        return log_model(model, "model", input_example, reference_data, contract), True
+
+
+def _contract_entry(
+    store: Any, run_id: str, path: str, descriptor: dict[str, Any], contract: Any
+) -> dict[str, Any] | None:
+    """The version's data contract: the model's own, or ``contract`` recorded beside it."""
+    recorded = descriptor.get("contract")
+    if contract is None:
+        return recorded
+    import uuid
+
+    from jupyter_mlops.contracts.record import record_contract
+
+    return record_contract(
+        store, run_id, f"{path}/contracts/{uuid.uuid4().hex[:12]}.yaml", contract
+    )
 
 
 def _add_version(txn: StoreView, name: str, doc: dict[str, Any]) -> int:
@@ -260,6 +284,7 @@ def _to_version(doc: dict[str, Any], aliases: dict[str, int]) -> ModelVersion:
         creation_time=doc.get("creation_time", 0),
         lineage=dict(doc.get("lineage", {})),
         validations=list(doc.get("validations", [])),
+        contract=doc.get("contract"),
     )
 
 

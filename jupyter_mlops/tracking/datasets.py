@@ -42,9 +42,25 @@ def describe_dataset(data: Any, name: str, context: str = "training") -> dict[st
     }
 
 
+def _safe(name: str) -> str:
+    """``name`` as one artifact path segment."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))[:80] or "data"
+
+
 def log_dataset(data: Any, name: str, context: str = "training") -> dict[str, Any]:
-    """Record a dataset input of the active run (deduplicated by digest and context)."""
+    """Record a dataset input of the active run (deduplicated by digest and context).
+
+    The record names the data contract profiled from the data (``record["contract"]``, the
+    YAML artifact ``datasets/<name>-<digest>/contract.yaml``): check later data against it
+    with ``mlops.validate(df, "runs:/...")``-style files or ``mlops.load_contract``.
+    """
+    from jupyter_mlops.contracts.record import record_contract
+
     record = describe_dataset(data, name, context)
     run = _active_or_start()
+    path = f"datasets/{_safe(name)}-{record['digest']}/contract.yaml"
+    record["contract"] = record_contract(
+        _tracker.store(), run.id, path, data, name, record["digest"]
+    )
     _tracker.store().add_dataset(run.id, record)
     return record

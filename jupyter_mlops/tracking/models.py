@@ -66,14 +66,19 @@ def _example_records(example: Any, limit: int = 5) -> Any:
 
 
 def log_model(
-    model: Any, name: str = "model", input_example: Any = None, reference_data: Any = None
+    model: Any,
+    name: str = "model",
+    input_example: Any = None,
+    reference_data: Any = None,
+    contract: Any = None,
 ) -> str:
     """Store a model with the active run; returns ``runs:/<run_id>/<name>``.
 
     The model is written by its flavor (scikit-learn, PyTorch, or any object with ``predict``);
     ``MLmodel.json`` beside it records the flavor, the class, library versions, the input
     signature and a few example rows. ``reference_data`` (e.g. the training features) keeps a
-    bounded sample (1,000 rows) for drift monitoring.
+    bounded sample (1,000 rows) for drift monitoring, and the data contract profiled from all
+    of it (``contract.yaml``; pass ``contract=`` to record an edited one instead).
     """
     flavor = flavor_for(model)
     if flavor is None:
@@ -100,6 +105,11 @@ def log_model(
         descriptor = _descriptor(model, flavor, input_example, record["sha256"], run.id)
         if reference_data is not None:
             descriptor["reference"] = _put_reference(store, run.id, name, reference_data, tmp)
+        from jupyter_mlops.contracts.record import record_model_contract
+
+        entry = record_model_contract(store, run.id, name, contract, reference_data)
+        if entry is not None:
+            descriptor["contract"] = entry
         desc_path = os.path.join(tmp, DESCRIPTOR)
         with open(desc_path, "w", encoding="utf-8") as fh:
             json.dump(descriptor, fh, indent=2, default=str)
