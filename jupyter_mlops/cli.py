@@ -75,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     serve.add_argument("--port", type=int, default=5000, help="port (5000)")
     serve.add_argument("--name", help="deployment name: logs predictions under it")
+    serve.add_argument(
+        "--on-violation",
+        choices=("count", "reject"),
+        default="count",
+        help="requests breaking the model's data contract: count them (default) or answer 400",
+    )
     serve.set_defaults(handler=_serve)
 
     deployments = sub.add_parser("deployments", help="local deployments and their live status")
@@ -280,7 +286,10 @@ def _serve(args: argparse.Namespace) -> int:
     from jupyter_mlops.serving.http import serve
 
     _use_store(args)
-    serve(args.model_uri, host=args.host, port=args.port, name=args.name)
+    serve(
+        args.model_uri, host=args.host, port=args.port, name=args.name,
+        on_violation=args.on_violation,
+    )  # fmt: skip
     return 0
 
 

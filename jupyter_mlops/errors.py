@@ -65,3 +65,18 @@ class PartialWrite(StoreError):
 
 class IntegrityError(StoreError):
     """An artifact whose bytes no longer match the sha256 recorded when it was logged."""
+
+
+class ContractViolation(InvalidInput):
+    """Data that breaks its data contract: a rejected request, or a pipeline step's output.
+
+    Attributes
+    ----------
+    report : object
+        What was found: a ``DataValidationReport`` (``validate``) or a ``RequestCheck``
+        (a model server request).
+    """
+
+    def __init__(self, message: str, report: Any = None) -> None:
+        super().__init__(message)
+        self.report = report

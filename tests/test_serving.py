@@ -147,7 +147,10 @@ def test_predictions_are_logged_off_the_request_path(served):
             break
         time.sleep(0.2)
     row = next(r for r in records if r["inputs"].get("sepal length (cm)") == 6.0)
-    assert set(row) == {"ts", "request_id", "version", "latency_ms", "inputs", "prediction"}
+    assert set(row) == {
+        "ts", "request_id", "version", "latency_ms", "inputs", "prediction", "violations"
+    }  # fmt: skip
+    assert row["violations"] == []  # iris v1 keeps its data contract
     assert row["latency_ms"] > 0
 
 

@@ -375,3 +375,50 @@ class ViolationCounter:
 
 def _label(text: str) -> str:
     return str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+def checker_for(
+    contract: DataContract | None, signature: dict[str, Any] | None
+) -> RequestChecker | None:
+    """A :class:`RequestChecker` for a served model (``None`` without a contract).
+
+    Unnamed rows (``instances`` as lists, the array fast path) are in the signature's order.
+    """
+    if contract is None:
+        return None
+    names = [c.get("name") for c in (signature or {}).get("inputs", [])]
+    return RequestChecker(
+        contract, [str(n) for n in names] if names and None not in names else None
+    )
+
+
+class ContractGuard:
+    """What a model server does with its contract: check, count, and reject if asked.
+
+    Parameters
+    ----------
+    on_violation : {"count", "reject"}
+        ``"count"`` serves every request and counts violations; ``"reject"`` answers a request
+        that breaks a rule with a 4xx naming the column and the rule.
+    """
+
+    def __init__(self, on_violation: str = "count") -> None:
+        self.on_violation = check_on_violation(on_violation)
+        self.counter = ViolationCounter()
+
+    def check(self, checker: RequestChecker | None, data: Any, frame: Any) -> RequestCheck | None:
+        """Check one request (``data`` as parsed, ``frame`` as conformed to the signature)."""
+        from jupyter_mlops.errors import ContractViolation
+
+        if checker is None:
+            return None
+        result = checker.check(data if isinstance(data, list) else frame)
+        rejected = not result.ok and self.on_violation == "reject"
+        self.counter.add(result, rejected)
+        if rejected:
+            raise ContractViolation(result.message, result)
+        return result
+
+    def metrics(self, labels: str) -> list[str]:
+        """The ``/metrics`` lines (see :meth:`ViolationCounter.prometheus`)."""
+        return self.counter.prometheus(labels)

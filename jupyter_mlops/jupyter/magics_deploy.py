@@ -29,13 +29,19 @@ class DeployMagics(Magics):
         help="local: start a server now; k8s: write a Dockerfile and manifests (needs -o).",
     )
     @magic_arguments.argument("-o", "--output", help="Folder for --target k8s.")
+    @magic_arguments.argument(
+        "--on-violation", choices=["count", "reject"], default="count",
+        help="Requests breaking the version's data contract: count them, or reject with 400.",
+    )  # fmt: skip
     @line_magic
     def mlops_deploy(self, line: str = "") -> Any:
         """Serve a model over HTTP (MLflow's scoring protocol), or stop a deployment.
 
         The server is its own process (it outlives kernel restarts), binds to 127.0.0.1 and is
         recorded in the store. A ``models:/NAME@ALIAS`` deployment follows the alias: when the
-        alias moves, the server loads the new version without dropping requests.
+        alias moves, the server loads the new version without dropping requests. Every request
+        is checked against the version's data contract; ``--on-violation reject`` answers the
+        ones that break it with 400 naming the column and the rule.
 
         Examples
         --------
@@ -46,6 +52,8 @@ class DeployMagics(Magics):
         In [3]: %mlops_deploy --stop churn-production
 
         In [4]: %mlops_deploy models:/churn@production --target k8s -o k8s/
+
+        In [5]: %mlops_deploy models:/churn@production --on-violation reject
         """
         from jupyter_mlops.serving import deploy
 
@@ -60,7 +68,10 @@ class DeployMagics(Magics):
             raise UsageError("Give a model URI, e.g. %mlops_deploy models:/churn@production.")
         if args.target == "k8s":
             return self._k8s(args)
-        found = call(deploy.deploy, args.model_uri, name=args.name, port=args.port)
+        found = call(
+            deploy.deploy, args.model_uri, name=args.name, port=args.port,
+            on_violation=args.on_violation,
+        )  # fmt: skip
         print(
             f"✓ {found.name} serving {found.model_uri} (v{found.version}) at {found.url} · "
             f"POST {found.url}/invocations"

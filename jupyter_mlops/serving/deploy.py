@@ -59,16 +59,28 @@ def _store() -> Any:
 
 
 def deploy(
-    model_uri: str, name: str | None = None, port: int | None = None, host: str = "127.0.0.1"
+    model_uri: str,
+    name: str | None = None,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    on_violation: str = "count",
 ) -> Deployment:
-    """Start a model server for ``model_uri`` and return it once healthy."""
+    """Start a model server for ``model_uri`` and return it once healthy.
+
+    Every request is checked against the served version's data contract; ``on_violation``
+    says what a violation does: ``"count"`` (serve it, count it in ``/metrics`` and the
+    prediction log) or ``"reject"`` (answer 400 naming the column and the rule).
+    """
+    from jupyter_mlops.contracts.enforce import check_on_violation
+
+    check_on_violation(on_violation)
     version, model_name = _resolve(model_uri)
     name = name or _default_name(model_uri, model_name)
     _check_name(name)
     _refuse_running(name)
     port = _free_port(host, port)
     log_file = _log_file(name)
-    proc = _spawn(model_uri, name, host, port, log_file)
+    proc = _spawn(model_uri, name, host, port, log_file, on_violation)
     record = {
         "name": name,
         "model_uri": model_uri,
@@ -83,6 +95,7 @@ def deploy(
         "state": "starting",
         "versions": [{"version": version, "time": int(time.time() * 1000)}],
         "log_file": log_file,
+        "on_violation": on_violation,
     }
     _store().transact(lambda txn: txn.put("deployments", name, record))
     _wait_healthy(proc, record, log_file)
@@ -164,7 +177,9 @@ def _log_file(name: str) -> str:
     return os.path.join(folder, f"{name}.log")
 
 
-def _spawn(model_uri: str, name: str, host: str, port: int, log_file: str) -> subprocess.Popen:
+def _spawn(
+    model_uri: str, name: str, host: str, port: int, log_file: str, on_violation: str = "count"
+) -> subprocess.Popen:
     from jupyter_mlops.store import get_tracking_uri
 
     env = {**os.environ, "JUPYTER_MLOPS_STORE": get_tracking_uri(), "PYTHONUNBUFFERED": "1"}
@@ -182,6 +197,8 @@ def _spawn(model_uri: str, name: str, host: str, port: int, log_file: str) -> su
         str(port),
         "--name",
         name,
+        "--on-violation",
+        on_violation,
     ]
     with open(log_file, "ab") as log:
         return subprocess.Popen(

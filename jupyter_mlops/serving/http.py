@@ -146,11 +146,15 @@ def make_app(service: ModelService) -> tornado.web.Application:
 
 
 def serve(
-    model_uri: str, host: str = "127.0.0.1", port: int = 5000, name: str | None = None
+    model_uri: str,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    name: str | None = None,
+    on_violation: str = "count",
 ) -> None:
     """Load the model and serve it until SIGTERM/SIGINT (blocking)."""
     try:
-        service = ModelService(model_uri, deployment=name)
+        service = ModelService(model_uri, deployment=name, on_violation=on_violation)
     except (NotFound, InvalidInput) as e:
         raise MlopsError(f"Cannot serve {model_uri}: {e}") from e
     asyncio.run(_run(service, host, port))

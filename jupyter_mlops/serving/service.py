@@ -38,6 +38,7 @@ class LoadedModel:
     signature: dict[str, Any] | None
     loaded_at: float
     takes_array: bool = False
+    contract: Any = None  # a contracts.enforce.RequestChecker, when the version recorded one
 
 
 class Metrics:
@@ -115,14 +116,19 @@ class PredictionLog:
         self._thread.start()
 
     def add(
-        self, frame: Any, predictions: list[Any], model: LoadedModel, latency_ms: float
+        self,
+        frame: Any,
+        predictions: list[Any],
+        model: LoadedModel,
+        latency_ms: float,
+        checked: Any = None,
     ) -> None:
         """Queue a request's rows and predictions (converted to records later, off the path)."""
         if self._pending_rows + len(predictions) > MAX_PENDING_LOG_ROWS:
             self.metrics.dropped_log_rows += len(predictions)
             return
         self._pending_rows += len(predictions)
-        request = (time.time(), uuid.uuid4().hex[:16], model, latency_ms)
+        request = (time.time(), uuid.uuid4().hex[:16], model, latency_ms, checked)
         self._queue.append((request, frame, predictions))
 
     def _loop(self) -> None:
@@ -153,7 +159,7 @@ class PredictionLog:
 def _rows(request: tuple[Any, ...], frame: Any, predictions: list[Any]) -> list:
     import pandas as pd
 
-    ts, request_id, model, latency_ms = request
+    ts, request_id, model, latency_ms, checked = request
     if isinstance(frame, pd.DataFrame):
         rows = frame.to_dict(orient="records")
     else:
@@ -163,7 +169,7 @@ def _rows(request: tuple[Any, ...], frame: Any, predictions: list[Any]) -> list:
         else:
             rows = [{"values": list(r)} for r in frame.tolist()]
     ms = int(ts * 1000)
-    return [
+    records = [
         {
             "ts": ms,
             "request_id": request_id,
@@ -174,6 +180,19 @@ def _rows(request: tuple[Any, ...], frame: Any, predictions: list[Any]) -> list:
         }
         for row, pred in zip(rows, predictions, strict=False)
     ]
+    if checked is not None:  # the contract's verdict per row: [] for a clean row
+        marks = checked.per_row or ((),) * len(records)
+        for record, broken in zip(records, marks, strict=False):
+            record["violations"] = list(broken)
+    return records
+
+
+def _contract_checker(files: Any) -> Any:
+    """The served version's contract compiled for requests (``None`` when it has none)."""
+    from jupyter_mlops.contracts.enforce import checker_for
+    from jupyter_mlops.contracts.resolve import served_contract
+
+    return checker_for(served_contract(files.uri), files.signature)
 
 
 def _takes_array(model: Any, example: Any, signature: dict[str, Any] | None) -> bool:
@@ -206,9 +225,17 @@ def _takes_array(model: Any, example: Any, signature: dict[str, Any] | None) -> 
 class ModelService:
     """Everything the model server does, as plain method calls."""
 
-    def __init__(self, model_uri: str, deployment: str | None = None, store: Any = None):
+    def __init__(
+        self,
+        model_uri: str,
+        deployment: str | None = None,
+        store: Any = None,
+        on_violation: str = "count",
+    ):
+        from jupyter_mlops.contracts.enforce import ContractGuard
         from jupyter_mlops.store import get_store
 
+        self.contracts = ContractGuard(on_violation)
         self.model_uri = model_uri
         self.deployment = deployment
         self.store = store or get_store()
@@ -225,15 +252,18 @@ class ModelService:
         model = load_files(files)
         takes_array = _takes_array(model, files.descriptor.get("input_example"), files.signature)
         return LoadedModel(
-            model, files.name, files.version, files.uri, files.signature, time.time(), takes_array
-        )
+            model, files.name, files.version, files.uri, files.signature, time.time(), takes_array,
+            _contract_checker(files),
+        )  # fmt: skip
 
     # -- requests -----------------------------------------------------------------------------
     def invoke(self, body: bytes) -> dict[str, Any]:
         """Predictions for a scoring-protocol body; ``InvalidInput`` names any problem."""
         started = time.perf_counter()
         model = self.current  # one read: a reload swapping models mid-request is harmless
-        frame = scoring.conform(scoring.parse_request(body), model.signature, model.takes_array)
+        data = scoring.parse_request(body)
+        frame = scoring.conform(data, model.signature, model.takes_array)
+        checked = self.contracts.check(model.contract, data, frame)
         try:
             if model.takes_array:
                 with warnings.catch_warnings():  # names were checked against the signature
@@ -245,7 +275,7 @@ class ModelService:
             raise InvalidInput(f"The model could not predict on this input: {e}") from e
         predictions = scoring.predictions_json(predicted)
         if self.log is not None:
-            self.log.add(frame, predictions, model, (time.perf_counter() - started) * 1000)
+            self.log.add(frame, predictions, model, (time.perf_counter() - started) * 1000, checked)
         return {"predictions": predictions}
 
     def health(self) -> dict[str, Any]:
@@ -263,10 +293,21 @@ class ModelService:
             "deployment": self.deployment,
             "loaded_at": int(m.loaded_at * 1000),
             "started_at": int(self.started * 1000),
+            "contract": None
+            if m.contract is None
+            else {
+                "columns": m.contract.contract.columns,
+                "on_violation": self.contracts.on_violation,
+            },
         }
 
     def metrics_text(self) -> str:
-        return self.metrics.render(self.current, self.started)
+        text = self.metrics.render(self.current, self.started)
+        if self.current.contract is None:
+            return text
+        m = self.current
+        labels = f'model="{_label(m.name)}",version="{m.version or ""}"'
+        return text + "\n".join(self.contracts.metrics(labels)) + "\n"
 
     # -- alias following -------------------------------------------------------------------------
     def follows_alias(self) -> bool:
