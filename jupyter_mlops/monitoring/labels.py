@@ -157,6 +157,8 @@ def _frames(records: list[dict[str, Any]], since_ms: int | None, with_inputs: bo
             "request_id": pd.Series([r.get("request_id") for r in records], dtype=object),
             "version": pd.Series([r.get("version") for r in records], dtype=object),
             "prediction": pd.Series([r.get("prediction") for r in records], dtype=object),
+            # the data contract's verdict per row (None: served without a contract)
+            "violations": pd.Series([r.get("violations") for r in records], dtype=object),
         }
     )
     meta.insert(2, "row", meta.groupby("request_id", sort=False).cumcount().astype("int64"))

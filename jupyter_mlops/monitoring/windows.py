@@ -81,6 +81,9 @@ class DriftWindow:
         Model metrics on the labelled rows (accuracy, f1... or mae, rmse, r2...).
     alert, alert_reason
         Whether the dataset or the predictions drifted, and how, in words.
+    contract : dict
+        Data-contract violations of the window's requests: ``checked``, ``violating``,
+        ``share`` and ``by_rule`` (``{}`` when the version has no contract).
     """
 
     deployment: str
@@ -100,6 +103,12 @@ class DriftWindow:
     notes: tuple[str, ...] = ()
     alert: bool = False
     alert_reason: str = ""
+    contract: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def violation_share(self) -> float:
+        """Share of the window's rows that broke the data contract (NaN without one)."""
+        return float(self.contract["share"]) if self.contract else math.nan
 
     @property
     def dataset_drift(self) -> bool | None:
@@ -132,6 +141,7 @@ class DriftWindow:
             "prediction_score": score, "labelled": self.labelled,
             **{f"metrics.{k}": v for k, v in sorted(self.metrics.items())},
             "alert": self.alert, "alert_reason": self.alert_reason, "complete": self.complete,
+            "violation_share": self.violation_share,
         }  # fmt: skip
 
     def chart_point(self) -> dict[str, Any]:
@@ -178,6 +188,7 @@ def window_key(window: DriftWindow) -> str:
 
 COLUMNS = (
     "window_start", "window_end", "version", "rows", "status", "dataset_drift", "drift_share",
+    "violation_share",
     "n_drifted", "n_tested", "drifted_columns", "prediction_drift", "prediction_method",
     "prediction_score", "labelled", "alert", "alert_reason", "complete",
 )  # fmt: skip
@@ -194,7 +205,7 @@ def _windows_frame(results: list[DriftWindow]) -> pd.DataFrame:
 _DTYPES = {
     "version": "Int64", "n_drifted": "Int64", "n_tested": "Int64", "dataset_drift": "boolean",
     "prediction_drift": "boolean", "alert": "boolean", "complete": "boolean",
-    "drift_share": "float64", "prediction_score": "float64",
+    "drift_share": "float64", "prediction_score": "float64", "violation_share": "float64",
 }  # fmt: skip
 
 
@@ -427,10 +438,18 @@ def _window(
     )
     inputs = log.inputs.loc[rows.index]
     metrics, labelled, notes = window_metrics(versions, base.version, rows, inputs, labels)
-    base = dataclasses.replace(base, metrics=metrics, labelled=labelled, notes=notes)
+    base = dataclasses.replace(
+        base, metrics=metrics, labelled=labelled, notes=notes, contract=_violations(rows)
+    )
     if len(rows) < opts.min_rows:
         return dataclasses.replace(base, status=f"too few rows ({len(rows)} < {opts.min_rows})")
     return _tested(base, opts, versions.get(base.version), rows, inputs)
+
+
+def _violations(rows: pd.DataFrame) -> dict[str, Any]:
+    from jupyter_mlops.contracts.monitoring import violation_summary
+
+    return violation_summary(rows["violations"]) if "violations" in rows else {}
 
 
 def _stamp(ms: int) -> pd.Timestamp:
