@@ -8,6 +8,8 @@ import os
 from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.pipelines import names as nm
 from jupyter_mlops.pipelines.analysis import Analysis, Draft, analyse, upstream
+from jupyter_mlops.pipelines.contracts import PREFIX as CONTRACT_TAG
+from jupyter_mlops.pipelines.contracts import with_contract_checks
 from jupyter_mlops.pipelines.layout import split_cells
 from jupyter_mlops.pipelines.model import Input, Pipeline, Step
 from jupyter_mlops.pipelines.notebook import pipeline_name, read_cells
@@ -33,7 +35,11 @@ def build_pipeline(path: str | os.PathLike[str], single_step: bool = False) -> P
     """
     path = os.fspath(path)
     name = pipeline_name(path)
-    layout = split_cells(read_cells(path), name, single_step)
+    cells = read_cells(path)
+    layout = split_cells(cells, name, single_step)
+    if any(t.startswith(CONTRACT_TAG) for c in cells for t in c.tags):
+        step_of = {c.number: b.name for b in layout.blocks for c in b.cells}
+        layout = split_cells(with_contract_checks(cells, step_of), name, single_step)
     if not any(block.cells for block in layout.blocks):
         raise InvalidInput(
             f"{path!r} has no code cells to export (cells tagged `skip` do not count)."

@@ -5,6 +5,10 @@ A check is ``METRIC OP VALUE`` where OP is one of ``>= <= > < ==`` and VALUE is 
 version holding the alias now by more than 0.01). With data, metrics are computed on it for the
 candidate and the current holder; without data, the metrics recorded with each version's run are
 used. The report is stored with the candidate version whether it passes or not.
+
+With data, the gate also checks the data against each version's data contract and offers the
+result as metrics: ``contract_violation_share`` (share of rows breaking a rule) and
+``contract_failed_checks`` (rules broken), e.g. ``contract_violation_share <= 0.01``.
 """
 
 from __future__ import annotations
@@ -190,10 +194,16 @@ def _metrics(candidate: Any, current: Any, data: Any) -> tuple[dict, dict, dict 
     if data is None:
         recorded = lambda v: {k: float(x) for k, x in v.lineage.get("metrics", {}).items()}  # noqa: E731
         return recorded(candidate), (recorded(current) if current else {}), None
+    from jupyter_mlops.contracts.checks import gate_metrics
+
     X, y = _split(data)
     info = {"rows": int(len(y))}
-    cand = evaluate(registry_model(candidate), X, y)
-    cur = evaluate(registry_model(current), X, y) if current else {}
+    cand = {**evaluate(registry_model(candidate), X, y), **gate_metrics(candidate.uri, X)}
+    cur = (
+        {**evaluate(registry_model(current), X, y), **gate_metrics(current.uri, X)}
+        if current
+        else {}
+    )
     return cand, cur, info
 
 
