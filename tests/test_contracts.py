@@ -306,3 +306,16 @@ def test_violation_counter_renders_prometheus_lines(contract, train):
     assert check_on_violation("reject") == "reject"
     with pytest.raises(InvalidInput, match="on_violation must be 'count'"):
         check_on_violation("drop")
+
+
+def test_frame_rows_reads_blocks_like_to_numpy():
+    from jupyter_mlops.contracts.enforce import frame_rows
+
+    frame = pd.DataFrame(
+        {
+            "a": [1.0, np.nan], "b": ["x", None], "c": pd.Categorical(["p", "q"]),
+            "d": pd.to_datetime(["2024-01-01", None]), "e": [1, 2], "g": [True, False],
+            "h": pd.array([1, None], dtype="Int64"), "i": [2.0, 3.0],
+        }
+    )  # fmt: skip
+    assert repr(frame_rows(frame)) == repr(frame.to_numpy(dtype=object).tolist())

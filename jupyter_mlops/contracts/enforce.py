@@ -117,7 +117,7 @@ class RequestChecker:
         if isinstance(data, pd.DataFrame):
             if len(data) > VECTOR_ROWS:
                 return self._vectorised(data)
-            return self.check_rows(data.to_numpy(dtype=object).tolist(), list(data.columns))
+            return self.check_rows(frame_rows(data), list(data.columns))
         if isinstance(data, np.ndarray):
             if len(data) > VECTOR_ROWS:
                 return self._vectorised(pd.DataFrame(data, columns=self.order[: data.shape[1]]))
@@ -185,6 +185,29 @@ class RequestChecker:
         if first is None:
             return RequestCheck(len(frame), {})
         return RequestCheck(len(frame), counts, tuple(map(tuple, marks)), first)
+
+
+def frame_rows(frame: Any) -> list[list[Any]]:
+    """A small DataFrame's rows as lists of Python values, cheaply.
+
+    Reading pandas' blocks column by column is several times faster than
+    ``frame.to_numpy(dtype=object)`` for a one-row mixed frame (the cost of every
+    ``dataframe_records`` request); any surprise in the block layout falls back to it.
+    """
+    columns: list[Any] = [None] * frame.shape[1]
+    try:
+        for block in frame._mgr.blocks:
+            values, locs = block.values, block.mgr_locs.as_array
+            if getattr(values, "ndim", 1) == 1:
+                columns[int(locs[0])] = values.tolist()
+            else:
+                for loc, column in zip(locs, values.tolist(), strict=True):
+                    columns[int(loc)] = column
+        if any(c is None or len(c) != len(frame) for c in columns):
+            raise ValueError("unexpected block layout")
+        return [list(row) for row in zip(*columns, strict=True)]
+    except Exception:
+        return frame.to_numpy(dtype=object).tolist()
 
 
 def _missing(value: Any) -> bool:

@@ -167,10 +167,10 @@ class ColumnContract:
             rules["optional"] = True
         return rules
 
-    def to_dict(self) -> dict[str, Any]:
-        """Rules and profile, JSON-able."""
+    def to_dict(self, profile: bool = True) -> dict[str, Any]:
+        """Rules and (unless ``profile=False``) the profile, JSON-able."""
         data = self.rules()
-        if self.stats:
+        if self.stats and profile:
             data["profile"] = dict(self.stats)
         return data
 
@@ -379,14 +379,17 @@ class DataContract:
             del self._columns[self[name].name]
         return self
 
-    def to_dict(self) -> dict[str, Any]:
-        """The saved form: ``{"jupyter_mlops_contract": 1, "rows": ..., "columns": {...}}``."""
+    def to_dict(self, profile: bool = True) -> dict[str, Any]:
+        """The saved form: ``{"jupyter_mlops_contract": 1, "rows": ..., "columns": {...}}``.
+
+        ``profile=False`` leaves out each column's profile (the rules only).
+        """
         data: dict[str, Any] = {"jupyter_mlops_contract": FORMAT_VERSION}
         if self.rows is not None:
             data["rows"] = self.rows
         if self.source:
             data["source"] = dict(self.source)
-        data["columns"] = {c.name: c.to_dict() for c in self}
+        data["columns"] = {c.name: c.to_dict(profile) for c in self}
         return data
 
     @classmethod
@@ -412,17 +415,17 @@ class DataContract:
         columns = [ColumnContract.from_dict(str(k), v) for k, v in data["columns"].items()]
         return cls(columns, rows=data.get("rows"), source=data.get("source"))
 
-    def to_yaml(self) -> str:
-        """The contract as YAML text."""
+    def to_yaml(self, profile: bool = True) -> str:
+        """The contract as YAML text (``profile=False``: the rules only)."""
         from jupyter_mlops.contracts.io import dump_yaml
 
-        return dump_yaml(self.to_dict())
+        return dump_yaml(self.to_dict(profile))
 
-    def to_json(self) -> str:
-        """The contract as JSON text."""
+    def to_json(self, profile: bool = True) -> str:
+        """The contract as JSON text (``profile=False``: the rules only)."""
         from jupyter_mlops.contracts.io import dump_json
 
-        return dump_json(self.to_dict())
+        return dump_json(self.to_dict(profile))
 
     def save(self, path: str) -> str:
         """Write YAML (``.yaml``/``.yml``) or JSON (any other suffix); returns the path."""

@@ -48,10 +48,9 @@ class CheckResult:
         """One line: ``"age: range [18, 95] — 3 rows (0.3%) fail, e.g. 130 (row 7)"``."""
         if self.passed:
             return f"{self.column}: {self.rule} — ok"
-        rows = "row" if self.failed == 1 else "rows"
-        text = (
-            f"{self.column}: {self.rule} — {self.failed:,} {rows} ({_pct(self.failed_share)}) fail"
-        )
+        rows, fail = ("row", "fails") if self.failed == 1 else ("rows", "fail")
+        share = _pct(self.failed_share)
+        text = f"{self.column}: {self.rule} — {self.failed:,} {rows} ({share}) {fail}"
         if self.examples:
             first = self.examples[0]
             if self.check != "present":

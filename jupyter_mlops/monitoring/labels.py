@@ -200,8 +200,9 @@ def prediction_log(deployment: str, since: Any = None, labels: bool = True) -> p
     -------
     pandas.DataFrame
         ``ts`` (UTC), ``request_id``, ``row`` (position within the request), ``version``,
-        ``prediction``, ``y_true``, then one column per input (prefixed ``input.`` if its name
-        is one of the former).
+        ``prediction``, ``y_true``, ``violations`` (the data-contract rules the row broke,
+        ``["age:range"]``; ``[]`` for a clean row, missing when served without a contract), then
+        one column per input (prefixed ``input.`` if its name is one of the former).
     """
     deployment_doc(deployment)
     log = read_log(deployment, parse_time(since))
@@ -210,6 +211,7 @@ def prediction_log(deployment: str, since: Any = None, labels: bool = True) -> p
     if labels:
         found = read_labels(deployment)
         frame = frame.merge(found, how="left", on=["request_id", "row"], validate="one_to_one")
+    frame = frame[[c for c in frame.columns if c != "violations"] + ["violations"]]
     inputs = log.inputs.rename(columns=lambda c: f"input.{c}" if c in frame.columns else c)
     return pd.concat([frame, inputs], axis=1)
 
