@@ -79,6 +79,7 @@ _API = {
     "jupyter_mlops.pipelines.runner": ["run_pipeline"],
     "jupyter_mlops.errors": [
         "Conflict",
+        "ContractViolation",
         "FilterError",
         "IntegrityError",
         "InvalidInput",

@@ -135,3 +135,21 @@ def test_a_bad_on_violation_is_refused_before_anything_starts(served):
     with pytest.raises(InvalidInput, match="on_violation must be 'count'"):
         deploy("models:/churn/1", name="churn-bad", on_violation="drop")
     assert "churn-bad" not in {d.name for d in list_deployments()}
+
+
+def test_an_exported_model_folder_enforces_its_contract(served, tmp_path):
+    from jupyter_mlops.errors import ContractViolation
+    from jupyter_mlops.serving.k8s import export_k8s
+    from jupyter_mlops.serving.service import ModelService
+
+    files = export_k8s("models:/churn/1", str(tmp_path))
+    assert str(tmp_path / "model" / "contract.yaml") in files
+    service = ModelService(str(tmp_path / "model"), on_violation="reject")
+    try:
+        good = json.dumps(split([30, 50_000.0, "Lyon"])).encode()
+        assert len(service.invoke(good)["predictions"]) == 1
+        with pytest.raises(ContractViolation, match="Column 'age' breaks its data contract"):
+            service.invoke(json.dumps(split([300, 50_000.0, "Lyon"])).encode())
+        assert "mlops_contract_rejected_requests_total" in service.metrics_text()
+    finally:
+        service.close()

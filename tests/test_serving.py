@@ -271,7 +271,7 @@ def test_k8s_manifests_are_valid_kubernetes_objects(served, tmp_path):
     model = mlops.load_model(str(tmp_path / "model"))
     X = served["X"]
     np.testing.assert_array_equal(model.predict(X), served["good"].predict(X))
-    assert len(files) == 5
+    assert len(files) == 6 and files[-1].endswith("model/contract.yaml")  # the data contract
     with open(tmp_path / "model" / "model.pkl", "ab") as fh:
         fh.write(b"!")
     with pytest.raises(mlops.IntegrityError):

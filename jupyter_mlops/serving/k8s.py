@@ -50,6 +50,7 @@ def export_k8s(
         "version": files.version,
     }
     _write(output_dir, "model/MLmodel.json", json.dumps(descriptor, indent=2, default=str))
+    extra = _write_contract(files.uri, output_dir)
     _write(output_dir, "Dockerfile", dockerfile(descriptor))
     labels = {
         "app.kubernetes.io/name": name,
@@ -72,8 +73,20 @@ def export_k8s(
             "Dockerfile",
             "deployment.yaml",
             "service.yaml",
+            *extra,
         )
     ]
+
+
+def _write_contract(uri: str, output_dir: str) -> list[str]:
+    """``model/contract.yaml``, which the server in the image enforces (when the model has one)."""
+    from jupyter_mlops.contracts.resolve import CONTRACT_FILE, served_contract
+
+    contract = served_contract(uri)
+    if contract is None:
+        return []
+    contract.save(os.path.join(output_dir, "model", CONTRACT_FILE))
+    return [f"model/{CONTRACT_FILE}"]
 
 
 def dockerfile(descriptor: dict[str, Any]) -> str:
