@@ -319,3 +319,14 @@ def test_frame_rows_reads_blocks_like_to_numpy():
         }
     )  # fmt: skip
     assert repr(frame_rows(frame)) == repr(frame.to_numpy(dtype=object).tolist())
+
+
+def test_served_checks_cover_only_the_signatures_columns(contract, train):
+    from jupyter_mlops.contracts.enforce import checker_for
+
+    signature = {"inputs": [{"name": "age", "type": "long"}, {"name": "city", "type": "string"}]}
+    checker = checker_for(contract, signature)
+    assert checker.contract.columns == ["age", "city"] and checker.order == ["age", "city"]
+    assert checker.check_rows([[30, "Paris"]], None).ok
+    assert checker.check_rows([[300, "Paris"]], None).counts == {("age", "range"): 1}
+    assert checker_for(None, signature) is None

@@ -406,13 +406,19 @@ def checker_for(
     """A :class:`RequestChecker` for a served model (``None`` without a contract).
 
     Unnamed rows (``instances`` as lists, the array fast path) are in the signature's order.
+    Only the columns the model takes are checked: a contract profiled from a wider frame (say,
+    with the label) must not fail every request for a column no request carries.
     """
     if contract is None:
         return None
     names = [c.get("name") for c in (signature or {}).get("inputs", [])]
-    return RequestChecker(
-        contract, [str(n) for n in names] if names and None not in names else None
-    )
+    if not names or None in names:
+        return RequestChecker(contract)
+    order = [str(n) for n in names]
+    taken = [c for c in contract if c.name in set(order)]
+    if len(taken) != len(contract):
+        contract = DataContract(taken, rows=contract.rows, source=contract.source)
+    return RequestChecker(contract, order)
 
 
 class ContractGuard:

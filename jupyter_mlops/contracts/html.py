@@ -6,7 +6,13 @@ import html
 from typing import Any
 
 _STYLE = (
-    "<style>.jp-mlops-contract td,.jp-mlops-contract th{padding:2px 8px;text-align:left}"
+    "<style>.jp-mlops-contract{border-collapse:collapse;font-family:var(--jp-ui-font-family,"
+    "sans-serif);font-size:var(--jp-ui-font-size1,13px);color:var(--jp-ui-font-color1,#222)}"
+    ".jp-mlops-contract td,.jp-mlops-contract th{padding:2px 8px;text-align:left;"
+    "border-bottom:1px solid var(--jp-border-color2,#ddd)}"
+    ".jp-mlops-contract th{background:var(--jp-layout-color2,#eee);font-weight:600}"
+    ".jp-mlops-contract-title{font-family:var(--jp-ui-font-family,sans-serif);"
+    "color:var(--jp-ui-font-color1,#222)}"
     ".jp-mlops-contract .fail{color:var(--jp-error-color1,#c62828);font-weight:600}"
     ".jp-mlops-contract .ok{color:var(--jp-success-color1,#2e7d32)}</style>"
 )
@@ -30,8 +36,7 @@ def contract_html(contract: Any) -> str:
     """The contract as a table: one row per column, its rules and a line of profile."""
     rows = []
     for column in contract:
-        rules = column.rules()
-        shown = [f"{k}: {v}" for k, v in rules.items() if k not in ("kind", "dtype", "categories")]
+        shown = _rule_words(column)
         if column.value_set is not None:
             values = ", ".join(map(str, column.value_set[:8]))
             more = f" … ({len(column.value_set)})" if len(column.value_set) > 8 else ""
@@ -46,9 +51,27 @@ def contract_html(contract: Any) -> str:
                 "" if missing is None else esc(f"{missing:.1%}"),
             ]
         )
-    title = f"<p><b>Data contract</b> — {len(contract)} columns"
+    title = f"<p class='jp-mlops-contract-title'><b>Data contract</b> — {len(contract)} columns"
     title += f", profiled from {contract.rows:,} rows</p>" if contract.rows is not None else "</p>"
     return _STYLE + title + _table(["column", "kind", "dtype", "rules", "missing"], rows)
+
+
+def _rule_words(column: Any) -> list[str]:
+    """The column's rules in words: ``required``, ``whole numbers``, ``range [18, 79]``..."""
+    words = ["whole numbers"] if column.integer else []
+    if not column.allow_null:
+        words.append("required")
+    elif column.max_null_share is not None:
+        words.append(f"at most {column.max_null_share:.1%} missing")
+    if column.has_range:
+        low = "-∞" if column.min_value is None else column.min_value
+        high = "∞" if column.max_value is None else column.max_value
+        words.append(f"range [{low}, {high}]")
+    if column.is_unique:
+        words.append("unique")
+    if column.is_optional:
+        words.append("optional")
+    return words
 
 
 def report_html(report: Any) -> str:

@@ -29,7 +29,7 @@ VALIDATE_CSS = """<style>
   margin: 4px 0; background: var(--jp-error-color3, #fdd); color: var(--jp-ui-font-color1, #222);}
 .jp-mlops-ok {border-left: 4px solid var(--jp-success-color1, #2a2); padding: 4px 8px;
   margin: 4px 0;}
-.jp-mlops-table tr.jp-mlops-failed td {background: rgba(200, 40, 40, 0.15);}
+.jp-mlops-table td.jp-mlops-fail {color: var(--jp-error-color1, #c00); font-weight: 600;}
 </style>"""
 HEAD = ("column", "check", "rule", "result", "failing rows", "share", "examples")
 SHOWN_ROWS = 5
@@ -48,8 +48,8 @@ def checks_table(checks: list[CheckResult]) -> str:
     rows = []
     for c in checks:
         examples = ", ".join(f"{e['value']!r} (row {e['index']!r})" for e in c.examples[:3])
-        cells = [c.column, c.check, c.rule, "passed" if c.passed else "failed"]
-        row = [f"<td>{esc(v)}</td>" for v in cells]
+        row = [f"<td>{esc(v)}</td>" for v in (c.column, c.check, c.rule)]
+        row += ["<td>passed</td>" if c.passed else '<td class="jp-mlops-fail">failed</td>']
         row += [f'<td class="jp-mlops-num">{format_cell(v)}</td>' for v in (c.failed,)]
         row += [f'<td class="jp-mlops-num">{esc(f"{c.failed_share:.2%}")}</td>']
         row += [f"<td>{esc(examples)}</td>"]
