@@ -93,3 +93,10 @@ def test_passing_report_panel_says_so(frames):
     panel = ValidationPanel(mlops.validate(train, mlops.profile(train)), train)
     assert panel.show_filter.value == "All" and panel.check_picker.layout.display == "none"
     assert "Passed" in panel.static_html() and "Every check passed." in panel.static_html()
+
+
+def test_deploy_magic_refuses_an_unknown_on_violation(shell):
+    with pytest.raises(UsageError, match="invalid choice: 'drop'") as info:
+        shell.run_line_magic("mlops_deploy", "models:/churn/1 --on-violation drop")
+    assert "\n" not in str(info.value)
+    assert "--on-violation reject" in shell.find_line_magic("mlops_deploy").__doc__

@@ -153,3 +153,22 @@ def test_an_exported_model_folder_enforces_its_contract(served, tmp_path):
         assert "mlops_contract_rejected_requests_total" in service.metrics_text()
     finally:
         service.close()
+
+
+def test_cli_serve_takes_on_violation_and_refuses_other_values(served):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_mlops", "serve", "models:/churn/1", "--on-violation",
+         "drop"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "argument --on-violation: invalid choice: 'drop'" in done.stderr
+    assert "Traceback" not in done.stderr
+    helped = subprocess.run(
+        [sys.executable, "-m", "jupyter_mlops", "serve", "--help"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "--on-violation {count,reject}" in helped.stdout
