@@ -113,7 +113,7 @@ def test_a_tampered_contract_is_refused(tracking_store, training):
     X, y = training
     model = LogisticRegression(max_iter=300).fit(X[["age"]], y)
     version = mlops.register_model(model, "tamper", reference_data=X[["age"]])
-    from jupyter_mlops.contracts.resolve import read_artifact_contract
+    from jupyter_mlops.contracts.record import read_artifact_contract
 
     entry = dict(version.contract, sha256="0" * 64)
     with pytest.raises(IntegrityError, match="does not match its recorded sha256"):

@@ -27,17 +27,16 @@ def check_output(value: Any, contract: Any, name: str, step: str | None = None) 
     return value
 
 
-def gate_metrics(version_uri: str, X: Any) -> dict[str, float]:
+def gate_metrics(contract: Any, X: Any) -> dict[str, float]:
     """Data metrics for the promotion gate: how much of ``X`` breaks the version's contract.
 
     ``contract_violation_share`` (rows breaking any rule / rows) and ``contract_failed_checks``
-    (failed rules); ``{}`` when the version recorded no contract. Checks use them like any
-    metric: ``contract_violation_share <= 0.01``, ``contract_failed_checks == 0``.
+    (failed rules); ``{}`` when ``contract`` is ``None`` (the version recorded none). Checks
+    use them like any metric: ``contract_violation_share <= 0.01``,
+    ``contract_failed_checks == 0``.
     """
-    from jupyter_mlops.contracts.resolve import find_model_contract
     from jupyter_mlops.contracts.validate import validate
 
-    contract = find_model_contract(version_uri)
     if contract is None:
         return {}
     report = validate(X, contract)

@@ -22,8 +22,9 @@ def contract_of(
 ) -> DataContract:
     """``data_or_contract`` if it is a contract, else the contract profiled from all of it.
 
-    Profiles are remembered by the data's ``digest`` (as ``log_dataset`` fingerprints it), so
-    autologging a fit profiles its training data once for the model and the dataset record.
+    Profiles are remembered by the data's ``digest`` (as ``log_dataset`` fingerprints it, given
+    by the caller), so autologging a fit profiles its training data once for the model and the
+    dataset record.
     """
     from jupyter_mlops.contracts.profile import profile
 
@@ -42,15 +43,6 @@ def contract_of(
     return DataContract.from_dict({**cached.to_dict(), "source": {"dataset": name} if name else {}})
 
 
-def _digest(data: Any) -> str | None:
-    from jupyter_mlops.tracking.datasets import describe_dataset
-
-    try:
-        return str(describe_dataset(data, "data")["digest"])
-    except Exception:  # not a table: profile() gives the clear message
-        return None
-
-
 def record_contract(
     store: Any,
     run_id: str,
@@ -64,8 +56,6 @@ def record_contract(
     The entry (``{"path", "sha256", "columns", "rows"}``) goes into the model's ``MLmodel.json``
     or the dataset record, so readers find the file and verify it before trusting it.
     """
-    if digest is None and not isinstance(data_or_contract, DataContract):
-        digest = _digest(data_or_contract)
     contract = contract_of(data_or_contract, name, digest)
     with tempfile.TemporaryDirectory(prefix="mlops-contract-") as tmp:
         file = contract.save(os.path.join(tmp, os.path.basename(path)))
@@ -79,7 +69,12 @@ def record_contract(
 
 
 def record_model_contract(
-    store: Any, run_id: str, model_path: str, contract: Any, reference_data: Any
+    store: Any,
+    run_id: str,
+    model_path: str,
+    contract: Any,
+    reference_data: Any,
+    digest: str | None = None,
 ) -> dict[str, Any] | None:
     """The contract entry of a model being logged, or ``None`` when there is nothing to profile.
 
@@ -97,10 +92,27 @@ def record_model_contract(
     if reference_data is None:
         return None
     try:
-        return record_contract(store, run_id, path, reference_data)
+        return record_contract(store, run_id, path, reference_data, digest=digest)
     except (InvalidInput, TypeError, ValueError) as e:
         warnings.warn(
             f"No data contract for {model_path!r}: its training data cannot be profiled ({e}).",
             stacklevel=3,
         )
         return None
+
+
+def read_artifact_contract(run_id: str, entry: dict[str, Any]) -> DataContract:
+    """The contract artifact ``entry`` (``{"path", "sha256"}``) of run ``run_id``, verified."""
+    from jupyter_mlops.contracts.io import parse_text
+    from jupyter_mlops.errors import IntegrityError
+    from jupyter_mlops.store import get_store
+    from jupyter_mlops.store.storage import sha256_of
+
+    file = get_store().artifact_file(run_id, entry["path"])
+    if entry.get("sha256") and sha256_of(file) != entry["sha256"]:
+        raise IntegrityError(
+            f"The contract {entry['path']} of run {run_id} does not match its recorded sha256; "
+            "it was changed after logging. Log the model again."
+        )
+    with open(file, encoding="utf-8") as fh:
+        return DataContract.from_dict(parse_text(fh.read(), f"The contract of run {run_id}"))

@@ -1,5 +1,10 @@
 """Where contracts come from: objects, saved files, and the model versions that recorded one.
 
+This is the one module of the package that looks models up (tracking and registry), for the
+callers above them: ``validate`` given a URI, the model server, ``%mlops_validate``. The parts
+that tracking and the registry call themselves (:mod:`.record`, :mod:`.checks`) never import
+them back.
+
 A logged model keeps its contract as the artifact ``<model path>/contract.yaml`` (readable in
 the artifact browser) and names it in its ``MLmodel.json`` under ``"contract"`` with the file's
 sha256; a dataset logged with ``log_dataset`` keeps one under ``datasets/``.
@@ -10,9 +15,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from jupyter_mlops.contracts.io import parse_text, read_contract_file
+from jupyter_mlops.contracts.io import read_contract_file
 from jupyter_mlops.contracts.model import DataContract
-from jupyter_mlops.errors import IntegrityError, InvalidInput, NotFound
+from jupyter_mlops.contracts.record import read_artifact_contract
+from jupyter_mlops.errors import InvalidInput, NotFound
 
 CONTRACT_FILE = "contract.yaml"
 
@@ -74,21 +80,6 @@ def find_model_contract(uri: str) -> DataContract | None:
         return read_artifact_contract(run_id, {"path": path})
     entry = read_descriptor(run_id, path).get("contract")
     return None if not entry else read_artifact_contract(run_id, entry)
-
-
-def read_artifact_contract(run_id: str, entry: dict[str, Any]) -> DataContract:
-    """The contract artifact ``entry`` (``{"path", "sha256"}``) of run ``run_id``, verified."""
-    from jupyter_mlops.store import get_store
-    from jupyter_mlops.store.storage import sha256_of
-
-    file = get_store().artifact_file(run_id, entry["path"])
-    if entry.get("sha256") and sha256_of(file) != entry["sha256"]:
-        raise IntegrityError(
-            f"The contract {entry['path']} of run {run_id} does not match its recorded sha256; "
-            "it was changed after logging. Log the model again."
-        )
-    with open(file, encoding="utf-8") as fh:
-        return DataContract.from_dict(parse_text(fh.read(), f"The contract of run {run_id}"))
 
 
 def folder_contract(folder: str) -> DataContract | None:

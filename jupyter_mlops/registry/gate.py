@@ -198,13 +198,18 @@ def _metrics(candidate: Any, current: Any, data: Any) -> tuple[dict, dict, dict 
 
     X, y = _split(data)
     info = {"rows": int(len(y))}
-    cand = {**evaluate(registry_model(candidate), X, y), **gate_metrics(candidate.uri, X)}
-    cur = (
-        {**evaluate(registry_model(current), X, y), **gate_metrics(current.uri, X)}
-        if current
-        else {}
-    )
+    cand = {**evaluate(registry_model(candidate), X, y), **gate_metrics(_contract(candidate), X)}
+    cur = {}
+    if current:
+        cur = {**evaluate(registry_model(current), X, y), **gate_metrics(_contract(current), X)}
     return cand, cur, info
+
+
+def _contract(version: Any) -> Any:
+    """The version's data contract, or ``None`` when it recorded none."""
+    from jupyter_mlops.contracts.record import read_artifact_contract
+
+    return read_artifact_contract(version.run_id, version.contract) if version.contract else None
 
 
 def registry_model(version: Any) -> Any:

@@ -42,6 +42,14 @@ def describe_dataset(data: Any, name: str, context: str = "training") -> dict[st
     }
 
 
+def data_digest(data: Any) -> str | None:
+    """The digest :func:`describe_dataset` gives ``data``, or ``None`` when it is not a table."""
+    try:
+        return str(describe_dataset(data, "data")["digest"])
+    except Exception:  # the caller's own check gives the clear message
+        return None
+
+
 def _safe(name: str) -> str:
     """``name`` as one artifact path segment."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))[:80] or "data"

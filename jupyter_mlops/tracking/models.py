@@ -106,8 +106,10 @@ def log_model(
         if reference_data is not None:
             descriptor["reference"] = _put_reference(store, run.id, name, reference_data, tmp)
         from jupyter_mlops.contracts.record import record_model_contract
+        from jupyter_mlops.tracking.datasets import data_digest
 
-        entry = record_model_contract(store, run.id, name, contract, reference_data)
+        digest = data_digest(reference_data) if contract is None else None
+        entry = record_model_contract(store, run.id, name, contract, reference_data, digest)
         if entry is not None:
             descriptor["contract"] = entry
         desc_path = os.path.join(tmp, DESCRIPTOR)
