@@ -113,6 +113,10 @@ def test_violations_are_kept_with_the_prediction_log_and_monitored(served):
         sum(bool(r["violations"]) for r in records) / len(records)
     )
     assert result.results[-1].contract["by_rule"]["age:range"] >= 2
+    from jupyter_mlops.jupyter.panels_drift import windows_table
+
+    table = windows_table(result)
+    assert "contract violations" in table and f"{window['violation_share']:.1%}" in table
 
 
 def test_rejecting_server_answers_400_naming_column_and_rule(served):

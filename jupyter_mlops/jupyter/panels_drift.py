@@ -113,14 +113,18 @@ def windows_table(result: Any) -> str:
     """One row per window: rows, status, drift share, prediction drift, metrics, alert."""
     frame = result.windows
     metrics = [c for c in frame.columns if c.startswith("metrics.")]
-    head = ["window start (UTC)", "version", "rows", "status", "drift share", "drifted columns",
-            "prediction drift", "labelled", *[m[8:] for m in metrics], "alert"]  # fmt: skip
+    contract = ["contract violations"] if any(w.contract for w in result.results) else []
+    head = ["window start (UTC)", "version", "rows", "status", "drift share", *contract,
+            "drifted columns", "prediction drift", "labelled", *[m[8:] for m in metrics],
+            "alert"]  # fmt: skip
     rows = []
     shown = list(zip(result.results, frame.iterrows(), strict=True))[-SHOWN_WINDOWS:]
     for w, (_, r) in shown:
         cells = [
             f"{w.window_start:%Y-%m-%d %H:%M:%S}", w.version, w.rows, w.status,
-            None if w.report is None else f"{w.drift_share:.0%}", ", ".join(w.drifted_columns),
+            None if w.report is None else f"{w.drift_share:.0%}",
+            *[f"{w.violation_share:.1%}" if w.contract else None for _ in contract],
+            ", ".join(w.drifted_columns),
             _yes_no(w.prediction.get("drifted")), w.labelled,
             *[r[m] for m in metrics], "⚠ " + w.alert_reason if w.alert else "",
         ]  # fmt: skip
