@@ -73,9 +73,10 @@ def test_sync_embedded_to_server_to_embedded_is_idempotent(server, tmp_path, mon
         mlops.set_tracking_uri(None)
 
     out = jupyter_mlops("sync", laptop, server)
-    # per child: the notes and the model's three files (model.pkl, MLmodel.json, MLmodel)
+    # per child: the notes, the dataset's contract.yaml and the model's three files (model.pkl,
+    # MLmodel.json, MLmodel)
     assert (
-        "copied 4 runs (3,001 metric points, 8 artifacts), 1 models, 2 versions, 1 aliases" in out
+        "copied 4 runs (3,001 metric points, 10 artifacts), 1 models, 2 versions, 1 aliases" in out
     ), out
     again = jupyter_mlops("sync", laptop, server)
     assert "copied 0 runs" in again and "0 models, 0 versions, 0 aliases" in again, again
