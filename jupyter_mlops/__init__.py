@@ -76,6 +76,8 @@ _API = {
     "jupyter_mlops.contracts.diff": ["diff_contracts"],
     "jupyter_mlops.contracts.resolve": ["load_contract"],
     "jupyter_mlops.pipelines.export": ["export_notebook"],
+    "jupyter_mlops.sweeps.runner": ["SweepResult", "sweep"],
+    "jupyter_mlops.sweeps.views": ["SweepView", "best_trial", "list_sweeps", "load_sweep"],
     "jupyter_mlops.pipelines.runner": ["run_pipeline"],
     "jupyter_mlops.errors": [
         "Conflict",
@@ -83,6 +85,7 @@ _API = {
         "FilterError",
         "IntegrityError",
         "InvalidInput",
+        "MissingDependency",
         "MlopsError",
         "NotFound",
         "StoreError",

@@ -43,6 +43,10 @@ class FilterError(InvalidInput):
         super().__init__(shown)
 
 
+class MissingDependency(MlopsError, ImportError):
+    """An optional extra is not installed (the message names the ``pip install`` that fixes it)."""
+
+
 class NotFound(MlopsError, LookupError):
     """An experiment, run, model, version, alias, deployment or artifact that does not exist."""
 

@@ -23,6 +23,17 @@ _stores: dict[str, Store] = {}
 _lock = threading.Lock()
 
 
+def _forget_stores_in_child() -> None:
+    # A forked child opens its own stores: the parent's share open file descriptions (and so
+    # their flock()s) with it, and their locks may have been held by a thread that is gone.
+    global _lock
+    _lock = threading.Lock()
+    _stores.clear()
+
+
+os.register_at_fork(after_in_child=_forget_stores_in_child)
+
+
 def set_tracking_uri(uri: str | None) -> None:
     """Use ``uri`` as the store for this process (``None`` goes back to the default)."""
     global _override

@@ -361,6 +361,9 @@ class MlflowStore(Store):
         if name is not None:
             self._call("rename run", self.client.update_run, run_id, name=str(name))
             self.set_tags(run_id, {"mlflow.runName": str(name)})
+        owner = {f"mlops.{k}": str(fields[k]) for k in ("pid", "proc_start", "host") if k in fields}
+        if owner:  # a resumed run's new process (start_run(run_id=...))
+            self.set_tags(run_id, owner)
 
     def log_params(self, run_id: str, params: dict[str, str]) -> None:
         from mlflow.entities import Param

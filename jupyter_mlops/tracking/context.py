@@ -235,6 +235,14 @@ def _quietly(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 _worker = _Worker()
+
+
+def _new_worker_in_child() -> None:
+    global _worker  # a forked child's copy of the executor has no thread behind it
+    _worker = _Worker()
+
+
+os.register_at_fork(after_in_child=_new_worker_in_child)
 _source_finders: list[SourceFinder] = []
 
 

@@ -37,6 +37,8 @@ REMOTE_WAIT_S = 2.0
 """How long a read (or ``flush()``) waits for a remote store to take buffered writes; a run's
 end and a cell's end do not wait."""
 _ADJECTIVES = "amber bold brave calm clever eager fast gentle keen lucid merry noble quick sharp steady swift tidy vivid wise".split()  # noqa: E501
+MetricListener = Callable[[str, str, float, int], None]
+"""Called as ``listener(run_id, key, value, step)`` after each ``log_metric`` point is queued."""
 _ANIMALS = "ant bee cat crane deer dove eel fox hare hawk ibis lynx mole newt owl puma seal wolf yak".split()  # noqa: E501
 
 
@@ -125,6 +127,7 @@ class _Tracker:
         self.buffers: dict[int, MetricBuffer] = {}
         self.steps: dict[tuple[str, str], int] = {}
         self.run_hooks: list[Callable[[ActiveRun], dict[str, str]]] = []
+        self.metric_listeners: list[MetricListener] = []
 
     def store(self) -> Store:
         return get_store()
@@ -155,6 +158,15 @@ _tracker = _Tracker()
 _valid_keys: set[str] = set()
 
 
+def _forget_buffers_in_child() -> None:
+    # A forked child (a sweep worker, a fork-based pool) must not share the parent's buffers:
+    # their flush thread and locks do not exist there. The run stack is kept.
+    _tracker.buffers = {}
+
+
+os.register_at_fork(after_in_child=_forget_buffers_in_child)
+
+
 # -- experiments ----------------------------------------------------------------------------
 def set_experiment(name: str) -> dict[str, Any]:
     """Make ``name`` the experiment of runs started from now on (created if missing)."""
@@ -179,6 +191,7 @@ def start_run(
     experiment: str | None = None,
     tags: dict[str, Any] | None = None,
     nested: bool = False,
+    run_id: str | None = None,
 ) -> ActiveRun:
     """Start a run and make it active; use it as ``with start_run(...) as run:``.
 
@@ -194,7 +207,12 @@ def start_run(
     nested : bool
         Start a child of the active run. Without it, an active run is finished first, with a
         notice, instead of failing with "already active".
+    run_id : str, optional
+        Resume this existing run instead (as MLflow's ``run_id=``): it is RUNNING again and
+        active; ``name`` and ``experiment`` are ignored, ``tags`` are added.
     """
+    if run_id is not None:
+        return _resume_run(str(run_id), tags or {})
     parent = _tracker.current()
     if parent is not None and not nested:
         print(
@@ -241,6 +259,26 @@ def start_run(
         else:
             if extra:
                 store.set_tags(run_id, extra)
+    return active
+
+
+def _resume_run(run_id: str, tags: dict[str, Any]) -> ActiveRun:
+    store = _tracker.store()
+    doc = store.get_run(run_id)
+    pid = os.getpid()  # this process owns it now: a dead one's run is shown KILLED
+    store.update_run(
+        run_id,
+        status="RUNNING",
+        end_time=None,
+        pid=pid,
+        host=socket.gethostname(),
+        proc_start=process_start_time(pid),
+    )
+    if tags:
+        store.set_tags(run_id, _stringify(tags, "tag"))
+    name = doc.get("experiment") or _experiment_names(store).get(doc["experiment_id"], "")
+    active = ActiveRun(run_id, doc.get("run_name", ""), name)
+    _tracker.stack.append(active)
     return active
 
 
@@ -362,6 +400,24 @@ def log_metric(
     _tracker.steps[counter] = step + 1
     ts = int(time.time() * 1000) if timestamp is None else _as_int(timestamp, "timestamp")
     _tracker.buffer().add(run.id, (key, value, step, ts))
+    for listener in _tracker.metric_listeners:
+        listener(run.id, key, value, step)
+
+
+def add_metric_listener(listener: MetricListener) -> None:
+    """Call ``listener(run_id, key, value, step)`` after every ``log_metric`` point.
+
+    A listener may raise to stop the caller (a sweep's pruner raises ``TrialPruned`` this way);
+    the point is queued before it is called.
+    """
+    if listener not in _tracker.metric_listeners:
+        _tracker.metric_listeners.append(listener)
+
+
+def remove_metric_listener(listener: MetricListener) -> None:
+    """Undo :func:`add_metric_listener` (no error when it was not added)."""
+    if listener in _tracker.metric_listeners:
+        _tracker.metric_listeners.remove(listener)
 
 
 def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
