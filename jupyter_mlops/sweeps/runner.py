@@ -127,7 +127,7 @@ def sweep(
     """
     config = st.SweepConfig(
         name=str(name),
-        experiment=experiment or _current_experiment(),
+        experiment=experiment or current_experiment(),
         metric=str(metric),
         direction=direction,
         space=parse_space(space),
@@ -171,11 +171,14 @@ def run_sweep(
         state = "interrupted"
         raise
     finally:
+        if state == "interrupted":
+            _mark_orphans(st.fail_orphans(study, mine=True))
         _close_parent(parent, config, study, state)
     return _result(config, parent.id, study, state, st.counted(study) - before)
 
 
-def _current_experiment() -> str:
+def current_experiment() -> str:
+    """The experiment a sweep goes to by default: the active run's, else the default one."""
     active = fluent.active_run()
     if active is not None:
         return active.experiment

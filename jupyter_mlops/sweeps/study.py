@@ -238,15 +238,21 @@ def worker_tag() -> dict[str, Any]:
     return {"host": socket.gethostname(), "pid": pid, "start": process_start_time(pid)}
 
 
-def fail_orphans(study: Any) -> list[Any]:
-    """Fail trials still RUNNING whose process on this host is gone; returns them."""
+def fail_orphans(study: Any, mine: bool = False) -> list[Any]:
+    """Fail trials still RUNNING whose process on this host is gone; returns them.
+
+    With ``mine``, this process's own running trials too (an interrupt that struck between a
+    trial's start and its end).
+    """
     from jupyter_mlops.store.embedded import process_alive
 
     optuna = optuna_module()
     host, orphans = socket.gethostname(), []
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         worker = trial.user_attrs.get(WORKER_ATTR) or {}
-        if worker.get("host") == host and not process_alive(worker.get("pid"), worker.get("start")):
+        own = mine and worker.get("pid") == os.getpid()
+        gone = not process_alive(worker.get("pid"), worker.get("start"))
+        if worker.get("host") == host and (own or gone):
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
             orphans.append(trial)
     return orphans
