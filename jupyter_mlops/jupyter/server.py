@@ -229,6 +229,36 @@ class ExportHandler(MlopsHandler):
         self.send(await asyncio.to_thread(routes.export, root, self.body_object()))
 
 
+class SweepsHandler(MlopsHandler):
+    """``GET sweeps?experiment=NAME``: every sweep with its state and best value."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        """List the sweeps."""
+        await self.reply(_sweeps, self.get_query_argument("experiment", None))
+
+
+class SweepHandler(MlopsHandler):
+    """``GET sweeps/<name>?experiment=NAME``: a sweep's trials, history and importances."""
+
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        """One sweep, running or finished."""
+        await self.reply(_sweep, name, self.get_query_argument("experiment", None))
+
+
+def _sweeps(experiment: str | None) -> dict[str, Any]:
+    from jupyter_mlops.sweeps.views import list_sweeps
+
+    return {"sweeps": list_sweeps(experiment)}
+
+
+def _sweep(name: str, experiment: str | None) -> dict[str, Any]:
+    from jupyter_mlops.sweeps.views import load_sweep
+
+    return load_sweep(name, experiment).to_dict()
+
+
 def _read_bytes(path: str) -> bytes:
     with open(path, "rb") as fh:
         return fh.read()
@@ -250,6 +280,8 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     (rf"deployments/{_NAME}/stop", StopDeploymentHandler),
     (r"drift", DriftHandler),
     (r"export", ExportHandler),
+    (r"sweeps", SweepsHandler),
+    (rf"sweeps/{_NAME}", SweepHandler),
 ]
 """Each route's path below ``/jupyter-mlops/api/`` (a regex) and its handler."""
 

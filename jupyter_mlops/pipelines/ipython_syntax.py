@@ -11,7 +11,8 @@ IPython's own input transformer (imported lazily: it is a parser, not a Jupyter 
   a pipeline must not carry on silently.
 - ``%time stmt`` runs ``stmt``; ``%env A=1`` sets ``os.environ``; ``%cd DIR`` calls ``os.chdir``;
   ``%%bash``/``%%sh``/``%%script PROG`` run their body through that program;
-  ``%%writefile`` writes the file; ``%%time``, ``%%capture`` and ``%%mlops_track`` run their body.
+  ``%%writefile`` writes the file; ``%%time``, ``%%capture`` and ``%%mlops_track`` run their body;
+  ``%%mlops_sweep`` runs its sweep with the body as objective (``jupyter_mlops.sweeps.cell``).
 - display-only magics (``%matplotlib``, ``%load_ext``, ``%timeit``, ``%%html``, the ``%mlops_*``
   panels...) are dropped: they change nothing a later cell can read.
 - anything else (``%store``, ``%run``, ``%sql``, user magics...) is refused with a message that
@@ -379,6 +380,11 @@ def _cell_magic(source: str, where: str, known: frozenset[str], acc: _Acc) -> st
             raise _refuse(where, "%%capture into a variable")
         acc.notes.append(f"{where}: %%{name} dropped, its body kept")
         return _rewrite(body, where, known, acc)
+    if name == "mlops_sweep":  # the body becomes the objective; the -s names the step's outputs
+        from jupyter_mlops.sweeps.cell import export_source
+
+        acc.notes.append(f"{where}: %%mlops_sweep runs its sweep; the -s names get the best values")
+        return export_source(line, _rewrite(body, where, known, acc))
     if name in DISPLAY_CELL_MAGICS:
         acc.notes.append(f"{where}: %%{name} cell dropped (display only)")
         return f"# %%{name} cell: display only, not part of the pipeline\n"

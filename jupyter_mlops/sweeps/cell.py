@@ -124,8 +124,10 @@ def export_source(line: str, body: str, function: str = "_mlops_sweep_trial") ->
     args = parse_line(line)
     names = [p.name for p in parse_space(args.space)]
     inner = textwrap.indent(body.rstrip("\n") or "pass", "    ")
-    targets = ", ".join(names) + ("," if len(names) == 1 else "")
+    targets = ", ".join(names)
     picks = ", ".join(f"_mlops_best[{n!r}]" for n in names)
+    if len(names) == 1:
+        targets, picks = targets + ",", picks + ","
     return (
         "import jupyter_mlops.sweeps.cell\n\n\n"
         f"def {function}({', '.join(names)}):\n{inner}\n    return locals()\n\n\n"
