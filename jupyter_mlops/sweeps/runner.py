@@ -156,17 +156,20 @@ def run_sweep(
     study = st.open_study(config, storage)
     _mark_orphans(st.fail_orphans(study))
     before = st.counted(study)
-    left = None if config.trials is None else max(config.trials - before, 0)
+    total = st.grid_size(config) if config.sampler == "grid" else None
+    if config.trials is not None:
+        total = config.trials if total is None else min(total, config.trials)
+    left = None if total is None else max(total - before, 0)
     parent = _open_parent(config, url)
     state = "finished"
     try:
         if left != 0:
             deadline = None if config.timeout is None else time.monotonic() + config.timeout
             if config.jobs == 1:
-                _run_here(study, config, objective, left, deadline, on_progress)
+                _run_here(study, config, objective, left, total, deadline, on_progress)
             else:
                 _dispose(storage)
-                _run_workers(config, objective, url, left, deadline, on_progress)
+                _run_workers(config, objective, url, left, total, deadline, on_progress)
     except KeyboardInterrupt:
         state = "interrupted"
         raise
@@ -257,12 +260,16 @@ def _run_here(
     config: st.SweepConfig,
     objective: Objective,
     left: int | None,
+    total: int | None,
     deadline: float | None,
     on_progress: ProgressHook | None,
 ) -> list[TrialResult]:
     ran: list[TrialResult] = []
     while (left is None or len(ran) < left) and not _past(deadline):
-        ran.append(run_trial(study, config, objective))
+        result = run_trial(study, config, objective, total)
+        if result is None:
+            break
+        ran.append(result)
         if on_progress is not None:
             on_progress()
     return ran
@@ -278,6 +285,7 @@ def _run_workers(
     objective: Objective,
     url: str,
     left: int | None,
+    total: int | None,
     deadline: float | None,
     on_progress: ProgressHook | None,
 ) -> None:
@@ -293,7 +301,7 @@ def _run_workers(
         for index in range(config.jobs):
             worker = ctx.Process(
                 target=_worker_main,
-                args=(config, objective, url, budget, stop, deadline, index),
+                args=(config, objective, url, budget, stop, deadline, index, total),
                 name=f"mlops-sweep-{index}",
                 daemon=True,
             )
@@ -342,6 +350,7 @@ def _worker_main(
     stop: Any,
     deadline: float | None,
     index: int,
+    total: int | None,
 ) -> None:
     """A forked worker: run trials until the budget, the deadline or a stop; then exit."""
     from jupyter_mlops.sweeps import worker
@@ -351,7 +360,8 @@ def _worker_main(
         worker.settle_after_fork()
         study = st.open_study(config, st.open_storage(url), worker=index, create=False)
         while worker.take(budget, stop, deadline):
-            run_trial(study, config, objective)
+            if run_trial(study, config, objective, total) is None:
+                break
         code = 0
     except KeyboardInterrupt:
         code = 130

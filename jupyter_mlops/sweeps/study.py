@@ -23,8 +23,6 @@ INSTALL = "pip install 'jupyter-mlops[sweep]' (or: pip install optuna)"
 SAMPLERS = ("tpe", "random", "grid", "cmaes")
 PRUNERS = ("median", "hyperband", "none")
 DIRECTIONS = ("minimize", "maximize")
-HEARTBEAT_S = 30
-"""An RDB study's trials beat this often; one silent for 4 beats is failed by the next worker."""
 WORKER_ATTR = "mlops_worker"
 RUN_ATTR = "mlops_run_id"
 ERROR_ATTR = "mlops_error"
@@ -119,7 +117,7 @@ def storage_url(config: SweepConfig, tracking_uri: str) -> str:
     )
 
 
-def open_storage(url: str, heartbeat: bool = True) -> Any:
+def open_storage(url: str) -> Any:
     """An Optuna storage object for :func:`storage_url`'s answer (one per process)."""
     optuna = optuna_module()
     if url == "memory:":
@@ -131,11 +129,8 @@ def open_storage(url: str, heartbeat: bool = True) -> Any:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         backend = JournalFileBackend(path, lock_obj=JournalFileOpenLock(path))
         return optuna.storages.JournalStorage(backend)
-    kwargs = (
-        {"heartbeat_interval": HEARTBEAT_S, "grace_period": 4 * HEARTBEAT_S} if heartbeat else {}
-    )
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True}, **kwargs)
+        return _rdb(optuna, url)
     except ImportError as e:
         raise MissingDependency(
             f"The sweep storage {redact(url)} needs a database driver ({e}): for PostgreSQL, "
@@ -143,6 +138,22 @@ def open_storage(url: str, heartbeat: bool = True) -> Any:
         ) from e
     except Exception as e:
         raise InvalidInput(f"Cannot open the sweep storage {redact(url)}: {_first_line(e)}") from e
+
+
+def _rdb(optuna: Any, url: str) -> Any:
+    for attempt in range(5):  # two processes creating the schema at once collide: retry
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        except Exception as e:
+            if attempt == 4 or not _collided(e):
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _collided(error: BaseException) -> bool:
+    text = str(error)
+    return "already exists" in text or "UniqueViolation" in text or "duplicate key" in text
 
 
 def redact(url: str) -> str:
@@ -179,6 +190,14 @@ def make_sampler(config: SweepConfig, worker: int = 0) -> Any:
     return optuna.samplers.TPESampler(seed=seed)
 
 
+def grid_size(config: SweepConfig) -> int:
+    """How many points the grid sampler has (``--trials`` beyond it would repeat them)."""
+    size = 1
+    for param in config.space:
+        size *= len(param.grid())
+    return size
+
+
 def make_pruner(config: SweepConfig) -> Any:
     """The pruner named by ``config``."""
     optuna = optuna_module()
@@ -205,7 +224,7 @@ def open_study(config: SweepConfig, storage: Any, worker: int = 0, create: bool 
             study = optuna.create_study(direction=config.direction, load_if_exists=True, **kwargs)
             break
         except Exception as e:
-            if attempt == 2 or "already exists" not in str(e):
+            if attempt == 2 or not _collided(e):
                 raise InvalidInput(f"Cannot open sweep {config.name!r}: {_first_line(e)}") from e
             time.sleep(0.2 * (attempt + 1))
     _check_same_sweep(study, config)
@@ -258,15 +277,17 @@ def fail_orphans(study: Any, mine: bool = False) -> list[Any]:
     return orphans
 
 
-def counted(study: Any) -> int:
+def counted(study: Any, before: int | None = None) -> int:
     """Trials that count against ``--trials``: finished, failing or in flight.
 
     Not those lost to an interrupt or a dead process (a failure of the objective records
-    ``ERROR_ATTR``; a lost trial is failed without it).
+    ``ERROR_ATTR``; a lost trial is failed without it). With ``before``, only trials numbered
+    below it.
     """
     state = optuna_module().trial.TrialState
     return sum(
         1
         for t in study.get_trials(deepcopy=False)
-        if t.state != state.FAIL or ERROR_ATTR in t.user_attrs
+        if (t.state != state.FAIL or ERROR_ATTR in t.user_attrs)
+        and (before is None or t.number < before)
     )

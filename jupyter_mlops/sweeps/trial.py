@@ -73,10 +73,19 @@ class _Watch:
         return points[-1][1] if points else None
 
 
-def run_trial(study: Any, config: st.SweepConfig, objective: Objective) -> TrialResult:
-    """Run one trial of ``study`` as a child of the active (parent) run."""
+def run_trial(
+    study: Any, config: st.SweepConfig, objective: Objective, budget: int | None = None
+) -> TrialResult | None:
+    """Run one trial of ``study`` as a child of the active (parent) run.
+
+    With ``budget`` (the study's total), a trial that Optuna numbered past it — another
+    machine took the last one first — is given back at once and ``None`` is returned.
+    """
     optuna = st.optuna_module()
     trial = study.ask()
+    if budget is not None and st.counted(study, before=trial.number) >= budget:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)  # not counted: no ERROR_ATTR
+        return None
     trial.set_user_attr(st.WORKER_ATTR, st.worker_tag())
     params = {p.name: p.suggest(trial) for p in config.space}
     run = fluent.start_run(
@@ -188,12 +197,16 @@ def _tell(
     study: Any, trial: Any, state: str, value: float | None, error: str | None, optuna: Any
 ) -> None:
     states = optuna.trial.TrialState
-    if state == "complete":
-        study.tell(trial, value)
-        return
     if state == "failed":
         trial.set_user_attr(st.ERROR_ATTR, (error or "")[:2000])
-    study.tell(trial, state=states.PRUNED if state == "pruned" else states.FAIL)
+    try:
+        if state == "complete":
+            study.tell(trial, value)
+        else:
+            study.tell(trial, state=states.PRUNED if state == "pruned" else states.FAIL)
+    except RuntimeError as e:  # the grid sampler stops the study when its grid is done: the
+        if "Study.stop" not in str(e):  # trial is stored by then, and the budget stops at the grid
+            raise
 
 
 def _keep_text(path: str, text: str) -> None:
