@@ -286,3 +286,23 @@ def test_without_optuna_the_message_says_how_to_install(tracking_store):
         "(or: pip install optuna)."
     ), out.stderr
     assert issubclass(MissingDependency, ImportError)
+
+
+def test_on_the_mlflow_backend_trials_land_on_the_tracking_server(mlflow_backend, unique):
+    from mlflow.tracking import MlflowClient
+
+    name = f"remote-{unique}"
+    result = mlops.sweep(objective, SPACE, name=name, experiment=name, trials=6, metric="loss",
+                         jobs=2, seed=1)  # fmt: skip
+
+    client = MlflowClient(tracking_uri=mlflow_backend.uri.removeprefix("mlflow+"))
+    experiment = client.get_experiment_by_name(name)
+    runs = client.search_runs([experiment.experiment_id], max_results=100)
+    trials = [r for r in runs if r.data.tags.get("mlops.sweep.role") == "trial"]
+    assert len(runs) == 7 and len(trials) == 6
+    assert {r.data.tags["mlflow.parentRunId"] for r in trials} == {result.parent_run_id}
+    assert {r.data.tags["mlops.sweep.state"] for r in trials} <= {"complete", "pruned", "failed"}
+    best = client.get_run(result.best_run_id)
+    assert best.data.metrics["loss"] == pytest.approx(result.best_value)
+    assert mlops.best_trial(name).id == result.best_run_id
+    assert client.get_run(result.parent_run_id).info.status == "FINISHED"

@@ -34,6 +34,10 @@ class RegistryMagics(Magics):
         In [2]: %mlops_register model -n churn -a staging -d "gbm, 300 trees"
 
         In [3]: %mlops_register runs:/3f2a91c0.../model -n churn
+
+        In [4]: best = mlops.best_trial("lr-sweep")  # a run: its logged model is registered
+
+        In [5]: %mlops_register best -n churn
         """
         from jupyter_mlops.registry import registry
 
@@ -42,6 +46,7 @@ class RegistryMagics(Magics):
             model, name = args.model, args.name
         else:
             model, name = variable(self.shell, args.model, "the model"), args.name or args.model
+            model = _run_model(model)
         if not name:
             raise UsageError("Give the registered name with -n NAME, e.g. -n churn.")
         if args.alias:
@@ -145,3 +150,19 @@ class RegistryMagics(Magics):
 def register(ipython: Any) -> None:
     """Register :class:`RegistryMagics` with an IPython shell."""
     ipython.register_magics(RegistryMagics)
+
+
+def _run_model(value: Any) -> Any:
+    """A run (e.g. ``mlops.best_trial(...)``) stands for the model it logged: its runs:/ URI."""
+    from jupyter_mlops.tracking.fluent import Run
+    from jupyter_mlops.tracking.models import DESCRIPTOR
+
+    if not isinstance(value, Run):
+        return value
+    models = sorted(p.rsplit("/", 1)[0] for p in value.artifacts if p.endswith("/" + DESCRIPTOR))
+    if not models:
+        raise UsageError(
+            f"Run {value.name!r} ({value.id[:8]}) logged no model: log one in the cell with "
+            "mlops.log_model(model), or sweep with --autolog."
+        )
+    return f"{value.uri}/{models[0]}"

@@ -88,7 +88,7 @@ class SweepMagics(Magics):
             panel.finish()
         keep_best(self.shell.user_ns, result.best_params)
         tr.say(("✓ " if result.counts.get("complete") else "✗ ") + result.summary())
-        if not result.counts.get("complete"):
+        if result.counts.get("failed"):
             _explain_failures(config)
 
 
@@ -145,7 +145,11 @@ def _explain_failures(config: Any) -> None:
     failed = [t for t in view.trials if t.state == "failed" and t.error]
     if failed:
         last = failed[-1]
-        print(f"⚠ trial {last.number} failed: {last.error}", file=sys.stderr)
+        many = f"{len(failed)} trials failed, the last" if len(failed) > 1 else "trial"
+        print(
+            f"⚠ {many} {last.number} failed: {last.error} (traceback: the run's traceback.txt)",
+            file=sys.stderr,
+        )
 
 
 def register(ipython: Any) -> None:

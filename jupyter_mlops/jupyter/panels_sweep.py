@@ -49,6 +49,7 @@ class SweepPanel(StaticFallback, widgets.VBox):
         self.picker = widgets.SelectMultiple(rows=6, description="Trials", layout={"width": "60%"})
         self.compare_button = widgets.Button(description="Compare", icon="columns")
         self.compare_out = widgets.Output()
+        self.compared: Any = None
         tabs = widgets.Tab(children=[*self._chart_boxes(), self._trials_box()])
         for i, title in enumerate(("History", "Parallel coordinates", "Importances", "Trials")):
             tabs.set_title(i, title)
@@ -131,7 +132,8 @@ class SweepPanel(StaticFallback, widgets.VBox):
                 print("Select trials to compare first.")
                 return
             metric = [self.view.metric] if self.view is not None else None
-            display(ComparePanel(runs, metrics=metric, live=False))
+            self.compared = ComparePanel(runs, metrics=metric, live=False)
+            display(self.compared)
 
     # -- static fallback ---------------------------------------------------------------------
     def static_html(self) -> str:
