@@ -1,5 +1,7 @@
-"""``%%mlops_sweep`` in an IPython shell, its panel, ``%mlops_register`` of the best trial, and
-a sweep cell exported to a pipeline step and run."""
+"""``%%mlops_sweep`` in an IPython shell.
+
+Its panel, ``%mlops_register`` of the best trial, and a sweep cell exported to a pipeline step.
+"""
 
 from __future__ import annotations
 
@@ -64,7 +66,9 @@ def test_without_optuna_the_magic_says_how_to_install(shell, monkeypatch):
 
 
 def test_failing_trials_are_reported_and_the_sweep_goes_on(shell, capsys):
-    cell = "%%mlops_sweep -n broken --trials 3 -m m --sampler grid -s 'a=int(1, 3)'\nm = a / (a - 2)"
+    cell = (
+        "%%mlops_sweep -n broken --trials 3 -m m --sampler grid -s 'a=int(1, 3)'\nm = a / (a - 2)"
+    )
     run(shell, cell)
     captured = capsys.readouterr()
     assert "✓ sweep broken · Default · finished · 2 complete 1 failed" in captured.out
@@ -91,7 +95,7 @@ def test_the_panel_shows_best_history_and_trials(shell):
     assert all(bytes(panel.images[k].value).startswith(b"\x89PNG") for k in panel.pngs)
     html = panel.static_html()
     assert html.count("data:image/png;base64") == 3 and "<table" in html
-    assert f"<td class=\"jp-mlops-num jp-mlops-best\">{view.best.value:.4g}</td>" in html
+    assert f'<td class="jp-mlops-num jp-mlops-best">{view.best.value:.4g}</td>' in html
 
     panel.compare()  # the three best trials are selected: the compare panel opens below
     best_three = [t.run_id for t in sorted(view.trials, key=lambda t: -t.value)[:3]]
@@ -143,3 +147,9 @@ def test_a_sweep_cell_exports_to_a_pipeline_step(tracking_store, tmp_path):
     assert sweep_step.outputs.keys() >= {"C", "solver"}
     assert mlops.load_sweep("piped").counts() == {"complete": 6}
     assert best.params["solver"] in ("lbfgs", "liblinear")
+
+
+def test_the_cells_last_expression_runs_in_every_trial(shell):
+    run(shell, "calls = []")
+    run(shell, "%%mlops_sweep -n last --trials 3 -m m -s 'a=int(1, 9)'\nm = a\ncalls.append(a)")
+    assert len(shell.user_ns["calls"]) == 3

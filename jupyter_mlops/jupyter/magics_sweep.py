@@ -77,7 +77,7 @@ class SweepMagics(Magics):
         call(_need_optuna)
         assert self.shell is not None
         compiled = _compile(self.shell, cell)
-        objective = cell_objective(compiled.body, self.shell.user_ns, config.metric)
+        objective = cell_objective(compiled.body, self.shell.user_ns, config.metric, compiled.last)
         panel = _panel(config)
         try:
             result = call(run_sweep, config, objective, panel.refresh if panel else None)

@@ -77,8 +77,13 @@ def config_from_args(args: argparse.Namespace, default_experiment: str) -> st.Sw
     )
 
 
-def cell_objective(code: CodeType, namespace: dict[str, Any], metric: str) -> Objective:
+def cell_objective(
+    code: CodeType, namespace: dict[str, Any], metric: str, last: CodeType | None = None
+) -> Objective:
     """An objective that runs the compiled cell in ``namespace`` with the trial's params set.
+
+    ``code`` is the cell without its last expression, ``last`` that expression (as IPython
+    compiles a cell to display it).
 
     The metric is the variable the cell leaves (removed first, so a trial never sees the
     previous trial's value) or, when it leaves none, what it logged.
@@ -88,6 +93,8 @@ def cell_objective(code: CodeType, namespace: dict[str, Any], metric: str) -> Ob
         namespace.pop(metric, None)
         namespace.update(params)
         exec(code, namespace)  # noqa: S102 - the user's own cell
+        if last is not None:  # the cell's last expression (the notebook would display it)
+            eval(last, namespace)  # noqa: S307
         return namespace.get(metric)
 
     return objective

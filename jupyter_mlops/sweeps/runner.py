@@ -357,9 +357,10 @@ def _worker_main(
 
     code = 1
     try:
-        worker.settle_after_fork()
+        parent = int(multiprocessing.parent_process().pid or 0)  # type: ignore[union-attr]
+        worker.settle_after_fork(parent)
         study = st.open_study(config, st.open_storage(url), worker=index, create=False)
-        while worker.take(budget, stop, deadline):
+        while worker.take(budget, stop, deadline, parent):
             if run_trial(study, config, objective, total) is None:
                 break
         code = 0

@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -82,29 +84,60 @@ def run_trial(
     machine took the last one first — is given back at once and ``None`` is returned.
     """
     optuna = st.optuna_module()
-    trial = study.ask()
-    if budget is not None and st.counted(study, before=trial.number) >= budget:
-        study.tell(trial, state=optuna.trial.TrialState.FAIL)  # not counted: no ERROR_ATTR
-        return None
-    trial.set_user_attr(st.WORKER_ATTR, st.worker_tag())
-    params = {p.name: p.suggest(trial) for p in config.space}
-    run = fluent.start_run(
-        name=f"{config.name}-{trial.number}",
-        experiment=config.experiment,
-        nested=fluent.active_run() is not None,
-        tags=_trial_tags(config, trial.number),
-    )
-    trial.set_user_attr(st.RUN_ATTR, run.id)
-    fluent.log_params(params)
-    watch = _Watch(trial, run.id, config.metric, optuna.TrialPruned)
+    with Uninterrupted() as guard:  # a trial half set up could not be told from a live one
+        trial = study.ask()
+        if budget is not None and st.counted(study, before=trial.number) >= budget:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)  # not counted: no ERROR_ATTR
+            return None
+        trial.set_user_attr(st.WORKER_ATTR, st.worker_tag())
+        params = {p.name: p.suggest(trial) for p in config.space}
+        run = fluent.start_run(
+            name=f"{config.name}-{trial.number}",
+            experiment=config.experiment,
+            nested=fluent.active_run() is not None,
+            tags=_trial_tags(config, trial.number),
+        )
+        trial.set_user_attr(st.RUN_ATTR, run.id)
+        fluent.log_params(params)
+        watch = _Watch(trial, run.id, config.metric, optuna.TrialPruned)
     started = time.perf_counter()
-    state, value, error = _execute(objective, params, watch, config, optuna.TrialPruned)
+    state: str
+    value: float | None
+    error: str | None
+    if guard.interrupted:
+        state, value, error = "interrupted", None, "interrupted"
+    else:
+        state, value, error = _execute(objective, params, watch, config, optuna.TrialPruned)
     seconds = time.perf_counter() - started
-    _record(config, watch, state, value, error, seconds)
-    _tell(study, trial, state, value, error, optuna)
-    if state == "interrupted":
+    with Uninterrupted() as after:
+        _record(config, watch, state, value, error, seconds)
+        _tell(study, trial, state, value, error, optuna)
+    if state == "interrupted" or after.interrupted:
         raise KeyboardInterrupt
     return TrialResult(trial.number, run.id, state, value, params, seconds, error)
+
+
+class Uninterrupted:
+    """Hold Ctrl-C (SIGINT) back for a block of bookkeeping; ``.interrupted`` says if it came.
+
+    Only the main thread can set signal handlers; elsewhere the block runs unguarded.
+    """
+
+    def __init__(self) -> None:
+        self.interrupted = False
+        self._previous: Any = None
+
+    def __enter__(self) -> Uninterrupted:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._hold)
+        return self
+
+    def _hold(self, signum: int, frame: Any) -> None:
+        self.interrupted = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def _trial_tags(config: st.SweepConfig, number: int) -> dict[str, str]:

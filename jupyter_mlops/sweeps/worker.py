@@ -18,23 +18,44 @@ from typing import Any
 from jupyter_mlops.tracking import fluent
 
 _CRASH_LOG = "mlops-sweep-worker-{pid}.log"
+PR_SET_PDEATHSIG = 1
 
 
-def settle_after_fork() -> None:
-    """Make this fresh child safe: its own output, default Ctrl-C, no shared HTTP sessions."""
+def settle_after_fork(parent: int) -> None:
+    """Make this fresh child safe: its own output, default Ctrl-C, no shared HTTP sessions.
+
+    When the kernel dies the worker gets SIGINT (Linux), so it records its trial as
+    interrupted and leaves, instead of sweeping on with nobody watching.
+    """
     devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the worker
     sys.stdout = sys.stderr = devnull
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _interrupt_when_orphaned()
+    if os.getppid() != parent:  # the kernel died before the line above
+        raise KeyboardInterrupt
     requests_cache = sys.modules.get("mlflow.utils.request_utils")
     cached = getattr(requests_cache, "_cached_get_request_session", None)
     if cached is not None and hasattr(cached, "cache_clear"):
         cached.cache_clear()  # MLflow keeps one HTTP session per process: not the parent's
 
 
-def take(budget: Any, stop: Any, deadline: float | None) -> bool:
+def _interrupt_when_orphaned() -> None:
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere take() notices the new parent before the next trial
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGINT))
+    except (OSError, AttributeError):
+        pass
+
+
+def take(budget: Any, stop: Any, deadline: float | None, parent: int) -> bool:
     """Claim one trial of the shared budget (``-1``: no count, only the deadline)."""
     if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
+        return False
+    if os.getppid() != parent:  # the kernel is gone
         return False
     with budget.get_lock():
         if budget.value == -1:
