@@ -306,3 +306,23 @@ def test_on_the_mlflow_backend_trials_land_on_the_tracking_server(mlflow_backend
     assert best.data.metrics["loss"] == pytest.approx(result.best_value)
     assert mlops.best_trial(name).id == result.best_run_id
     assert client.get_run(result.parent_run_id).info.status == "FINISHED"
+
+
+def test_the_journal_survives_a_torn_line_and_reads_as_optunas(tmp_path):
+    from optuna.storages.journal import JournalFileBackend
+
+    from jupyter_mlops.sweeps.journal import StoreJournal
+
+    path = str(tmp_path / "study.log")
+    writer, reader = StoreJournal(path), StoreJournal(path)
+    writer.append_logs([{"op": 1}, {"op": 2}])
+    with open(path, "ab") as fh:
+        fh.write(b'{"op": 3, "cut sh')  # a writer killed mid-append
+    assert list(reader.read_logs(0)) == [{"op": 1}, {"op": 2}]  # the torn line is held back
+    writer.append_logs([{"op": 4}])
+    assert list(reader.read_logs(2)) == [{"op": 4}]  # numbered after the torn line, skipped
+    assert list(StoreJournal(path).read_logs(0)) == [{"op": 1}, {"op": 2}, {"op": 4}]
+    optunas = JournalFileBackend(str(tmp_path / "clean.log"))
+    clean = StoreJournal(str(tmp_path / "clean.log"))
+    clean.append_logs([{"a": 1}, {"b": [1, 2]}])
+    assert list(optunas.read_logs(0)) == [{"a": 1}, {"b": [1, 2]}]

@@ -19,6 +19,7 @@ import pytest
 import sweep_scripts as scripts
 
 import jupyter_mlops as mlops
+from jupyter_mlops.sweeps.study import run_id_of
 
 
 def _free_port() -> int:
@@ -72,7 +73,7 @@ def test_two_machines_share_one_study(postgres_url, tmp_path):
     assert all(runs for runs in per_machine), "both machines ran trials"
     numbers = sorted(int(r["tags"]["mlops.sweep.trial"]) for runs in per_machine for r in runs)
     assert numbers == sorted({t.number for t in done})  # each trial ran once, on one machine
-    by_run = {t.user_attrs["mlops_run_id"]: t for t in done}
+    by_run = {run_id_of(t): t for t in done}
     for runs in per_machine:
         for run in runs:
             assert float(run["params"]["x"]) == by_run[run["run_id"]].params["x"]

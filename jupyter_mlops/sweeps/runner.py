@@ -235,7 +235,7 @@ def _close_parent(parent: fluent.ActiveRun, config: st.SweepConfig, study: Any, 
     if best is not None:
         metrics[config.metric] = float(best.value)
         tags["mlops.sweep.best_trial"] = str(best.number)
-        tags["mlops.sweep.best_run_id"] = str(best.user_attrs.get(st.RUN_ATTR, ""))
+        tags["mlops.sweep.best_run_id"] = str(st.run_id_of(best) or "")
     fluent.log_metrics(metrics)
     fluent.set_tags(tags)
     fluent.end_run("KILLED" if state == "interrupted" else "FINISHED", run_id=parent.id)
@@ -244,7 +244,7 @@ def _close_parent(parent: fluent.ActiveRun, config: st.SweepConfig, study: Any, 
 def _mark_orphans(orphans: list[Any]) -> None:
     store = get_store()
     for trial in orphans:
-        run_id = trial.user_attrs.get(st.RUN_ATTR)
+        run_id = st.run_id_of(trial)
         if not run_id:
             continue
         try:
@@ -418,7 +418,7 @@ def _result(
         counts=counts,
         best_value=None if best is None else float(best.value),
         best_params={} if best is None else dict(best.params),
-        best_run_id=None if best is None else best.user_attrs.get(st.RUN_ATTR),
+        best_run_id=None if best is None else st.run_id_of(best),
         best_number=None if best is None else best.number,
     )
 

@@ -24,7 +24,7 @@ SAMPLERS = ("tpe", "random", "grid", "cmaes")
 PRUNERS = ("median", "hyperband", "none")
 DIRECTIONS = ("minimize", "maximize")
 WORKER_ATTR = "mlops_worker"
-RUN_ATTR = "mlops_run_id"
+"""A trial's user attribute: ``{"host", "pid", "start", "run_id"}`` of the process running it."""
 ERROR_ATTR = "mlops_error"
 _SWEEP_NAME = re.compile(r"^[\w.-]{1,200}$")
 _RDB = re.compile(r"^(postgresql|postgres|mysql|sqlite|oracle|mssql)(\+\w+)?://")
@@ -123,12 +123,9 @@ def open_storage(url: str) -> Any:
     if url == "memory:":
         return optuna.storages.InMemoryStorage()
     if url.startswith("journal:"):
-        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+        from jupyter_mlops.sweeps.journal import StoreJournal
 
-        path = url[len("journal:") :]
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        backend = JournalFileBackend(path, lock_obj=JournalFileOpenLock(path))
-        return optuna.storages.JournalStorage(backend)
+        return optuna.storages.JournalStorage(StoreJournal(url[len("journal:") :]))
     try:
         return _rdb(optuna, url)
     except ImportError as e:
@@ -255,6 +252,11 @@ def worker_tag() -> dict[str, Any]:
 
     pid = os.getpid()
     return {"host": socket.gethostname(), "pid": pid, "start": process_start_time(pid)}
+
+
+def run_id_of(trial: Any) -> str | None:
+    """The id of the run that records ``trial``."""
+    return (trial.user_attrs.get(WORKER_ATTR) or {}).get("run_id")
 
 
 def fail_orphans(study: Any, mine: bool = False) -> list[Any]:

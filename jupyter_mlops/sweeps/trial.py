@@ -58,13 +58,14 @@ class _Watch:
     run_id: str
     metric: str
     pruned: type[BaseException]
+    prune: bool = True
     histories: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
 
     def __call__(self, run_id: str, key: str, value: float, step: int) -> None:
         if run_id != self.run_id:
             return
         self.histories.setdefault(key, []).append((step, value))
-        if key == self.metric and math.isfinite(value):
+        if self.prune and key == self.metric and math.isfinite(value):
             self.trial.report(value, step)
             if self.trial.should_prune():
                 raise self.pruned(f"pruned at step {step} ({key}={value:.6g})")
@@ -89,7 +90,6 @@ def run_trial(
         if budget is not None and st.counted(study, before=trial.number) >= budget:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)  # not counted: no ERROR_ATTR
             return None
-        trial.set_user_attr(st.WORKER_ATTR, st.worker_tag())
         params = {p.name: p.suggest(trial) for p in config.space}
         run = fluent.start_run(
             name=f"{config.name}-{trial.number}",
@@ -97,9 +97,9 @@ def run_trial(
             nested=fluent.active_run() is not None,
             tags=_trial_tags(config, trial.number),
         )
-        trial.set_user_attr(st.RUN_ATTR, run.id)
+        trial.set_user_attr(st.WORKER_ATTR, {**st.worker_tag(), "run_id": run.id})
         fluent.log_params(params)
-        watch = _Watch(trial, run.id, config.metric, optuna.TrialPruned)
+        watch = _Watch(trial, run.id, config.metric, optuna.TrialPruned, config.pruner != "none")
     started = time.perf_counter()
     state: str
     value: float | None
@@ -162,6 +162,7 @@ def _execute(
         with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
             with _autolog(config.autolog):
                 returned = objective(dict(params))
+        fluent.remove_metric_listener(watch)  # the final value is no intermediate one
         return "complete", _metric_value(returned, watch, config.metric), None
     except pruned as e:
         return "pruned", watch.last, str(e)

@@ -1,0 +1,186 @@
+"""Sweep benchmark: ``mlops.sweep`` side by side with Optuna's bare ``study.optimize``.
+
+    PYTHONPATH=. python benchmarks/bench_sweep.py               # both measurements
+    PYTHONPATH=. python benchmarks/bench_sweep.py --repeats 5   # more repeats of the overhead
+
+1. Overhead per trial: the same cheap objective, ``(x - 2) ** 2`` over ``uniform(0, 4)``, for 100
+   trials, with the same sampler (random, seeded: TPE's own cost would hide ours; TPE is measured
+   too). Optuna bare: ``optuna.create_study()`` in memory, ``study.optimize(objective, 100)``.
+   Optuna journal: the same on the journal file our sweeps use (so storage and bookkeeping can be
+   told apart). jupyter_mlops: ``mlops.sweep(...)`` on a fresh embedded store in a temporary
+   folder (a parent run, 100 child runs with params, the metric, duration, state tags; the study
+   in the store's journal). Each repeat runs in a fresh process (imports warm: one untimed sweep
+   first), the tools alternating; the median per tool is reported. Goal: at most 5 ms per trial
+   more than Optuna bare.
+2. Parallel speed-up: a 40-trial sweep of a scikit-learn ``RandomForestClassifier``
+   (``n_estimators`` in ``int(20, 80)``, ``max_depth`` in ``int(3, 12)``, ``n_jobs=1``) on
+   ``make_classification(4000, 20)``, ``--jobs 1`` against ``--jobs 2``, random sampler, seeded,
+   fresh store each. Goal: at least 1.7x faster at ``--jobs 2`` on two cores.
+
+The load average and the machine are recorded with the results in
+``benchmarks/results/sweep.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(HERE, "results", "sweep.json")
+TRIALS = 100
+
+OVERHEAD = textwrap.dedent(
+    """
+    import json, os, sys, tempfile, time
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    tool, sampler_name, trials = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+    def sampler():
+        if sampler_name == "tpe":
+            return optuna.samplers.TPESampler(seed=0)
+        return optuna.samplers.RandomSampler(seed=0)
+
+    def bare(storage=None, name="b"):
+        study = optuna.create_study(sampler=sampler(), storage=storage, study_name=name)
+        study.optimize(lambda t: (t.suggest_float("x", 0, 4) - 2) ** 2, n_trials=trials)
+
+    def journal(name):
+        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+        path = os.path.join(tempfile.mkdtemp(), "j.log")
+        storage = optuna.storages.JournalStorage(
+            JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
+        bare(storage, name)
+
+    def ours(name):
+        import jupyter_mlops as mlops
+        mlops.set_tracking_uri(tempfile.mkdtemp())
+        mlops.sweep(lambda p: (p["x"] - 2) ** 2, {"x": "uniform(0, 4)"}, name=name,
+                    trials=trials, metric="m", sampler=sampler_name, pruner="none", seed=0)
+
+    run = {"bare": lambda n: bare(None, n), "journal": journal, "ours": ours}[tool]
+    run("warm")  # imports, first-use caches
+    started = time.perf_counter()
+    run("timed")
+    print(json.dumps({"seconds": time.perf_counter() - started}))
+    """
+)
+
+PARALLEL = textwrap.dedent(
+    """
+    import json, sys, tempfile, time
+    import jupyter_mlops as mlops
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+    jobs = int(sys.argv[1])
+    X, y = make_classification(4000, 20, n_informative=8, random_state=0)
+    X_train, X_val, y_train, y_val = X[:3000], X[3000:], y[:3000], y[3000:]
+
+    def objective(p):
+        model = RandomForestClassifier(n_estimators=p["n_estimators"], max_depth=p["max_depth"],
+                                       random_state=0, n_jobs=1).fit(X_train, y_train)
+        return model.score(X_val, y_val)
+
+    mlops.set_tracking_uri(tempfile.mkdtemp())
+    started = time.perf_counter()
+    result = mlops.sweep(objective, {"n_estimators": "int(20, 80)", "max_depth": "int(3, 12)"},
+                         name="rf", trials=40, metric="accuracy", direction="maximize",
+                         sampler="random", pruner="none", jobs=jobs, seed=0)
+    print(json.dumps({"seconds": time.perf_counter() - started, "ran": result.ran}))
+    """
+)
+
+
+def run_script(script: str, *args: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(HERE)}
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def overhead(repeats: int) -> dict:
+    out: dict = {}
+    for sampler in ("random", "tpe"):
+        times: dict[str, list[float]] = {"bare": [], "journal": [], "ours": []}
+        for _ in range(repeats):
+            for tool in times:  # alternating, so load changes hit every tool alike
+                times[tool].append(run_script(OVERHEAD, tool, sampler, str(TRIALS))["seconds"])
+        medians = {tool: statistics.median(v) for tool, v in times.items()}
+        per_trial = {tool: 1000 * s / TRIALS for tool, s in medians.items()}
+        out[sampler] = {
+            "seconds": times,
+            "ms_per_trial": per_trial,
+            "overhead_ms_per_trial": per_trial["ours"] - per_trial["bare"],
+            "ratio_vs_bare": medians["ours"] / medians["bare"],
+        }
+    return out
+
+
+def parallel() -> dict:
+    one = run_script(PARALLEL, "1")
+    two = run_script(PARALLEL, "2")
+    return {"jobs1_s": one["seconds"], "jobs2_s": two["seconds"],
+            "speedup": one["seconds"] / two["seconds"], "ran": [one["ran"], two["ran"]]}  # fmt: skip
+
+
+def machine() -> dict:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_before": os.getloadavg(),
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", choices=("overhead", "parallel"))
+    args = parser.parse_args()
+    import optuna
+
+    results: dict = {"machine": machine(), "optuna": optuna.__version__}
+    if args.only != "parallel":
+        results["overhead"] = overhead(args.repeats)
+    if args.only != "overhead":
+        results["parallel"] = parallel()
+    results["machine"]["load_after"] = os.getloadavg()
+    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
+    with open(RESULTS, "w") as fh:
+        json.dump(results, fh, indent=2)
+    report(results)
+
+
+def report(results: dict) -> None:
+    print(f"load {results['machine']['load_before']} -> {results['machine']['load_after']}")
+    for sampler, r in results.get("overhead", {}).items():
+        ms = r["ms_per_trial"]
+        print(
+            f"{sampler:6} ms/trial: optuna bare {ms['bare']:.2f} · optuna journal "
+            f"{ms['journal']:.2f} · jupyter_mlops {ms['ours']:.2f} · overhead "
+            f"{r['overhead_ms_per_trial']:.2f} ms/trial (goal <= 5) · x{r['ratio_vs_bare']:.2f}"
+        )
+    if "parallel" in results:
+        p = results["parallel"]
+        print(
+            f"40-trial random forest sweep: --jobs 1 {p['jobs1_s']:.1f} s · --jobs 2 "
+            f"{p['jobs2_s']:.1f} s · speed-up x{p['speedup']:.2f} (goal >= 1.7)"
+        )
+
+
+if __name__ == "__main__":
+    tempfile.tempdir = None
+    main()
