@@ -15,7 +15,8 @@
 2. Parallel speed-up: a 40-trial sweep of a scikit-learn ``RandomForestClassifier``
    (``n_estimators`` in ``int(20, 80)``, ``max_depth`` in ``int(3, 12)``, ``n_jobs=1``) on
    ``make_classification(4000, 20)``, ``--jobs 1`` against ``--jobs 2``, random sampler, seeded,
-   fresh store each. Goal: at least 1.7x faster at ``--jobs 2`` on two cores.
+   fresh store each, alternating ``--jobs 1`` and ``--jobs 2`` (medians of ``--parallel-repeats``).
+   Goal: at least 1.7x faster at ``--jobs 2`` on two cores.
 
 The load average and the machine are recorded with the results in
 ``benchmarks/results/sweep.json``.
@@ -128,11 +129,21 @@ def overhead(repeats: int) -> dict:
     return out
 
 
-def parallel() -> dict:
-    one = run_script(PARALLEL, "1")
-    two = run_script(PARALLEL, "2")
-    return {"jobs1_s": one["seconds"], "jobs2_s": two["seconds"],
-            "speedup": one["seconds"] / two["seconds"], "ran": [one["ran"], two["ran"]]}  # fmt: skip
+def parallel(repeats: int) -> dict:
+    times: dict[str, list[float]] = {"1": [], "2": []}
+    loads = []
+    for _ in range(repeats):  # alternating, so a change of load hits both alike
+        for jobs in times:
+            loads.append(os.getloadavg()[0])
+            times[jobs].append(run_script(PARALLEL, jobs)["seconds"])
+    one, two = statistics.median(times["1"]), statistics.median(times["2"])
+    return {
+        "jobs1_s": one,
+        "jobs2_s": two,
+        "speedup": one / two,
+        "seconds": times,
+        "load_1min_at_starts": loads,
+    }
 
 
 def machine() -> dict:
@@ -148,6 +159,7 @@ def machine() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--parallel-repeats", type=int, default=2)
     parser.add_argument("--only", choices=("overhead", "parallel"))
     args = parser.parse_args()
     import optuna
@@ -156,7 +168,7 @@ def main() -> None:
     if args.only != "parallel":
         results["overhead"] = overhead(args.repeats)
     if args.only != "overhead":
-        results["parallel"] = parallel()
+        results["parallel"] = parallel(args.parallel_repeats)
     results["machine"]["load_after"] = os.getloadavg()
     os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
     with open(RESULTS, "w") as fh:
