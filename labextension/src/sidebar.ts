@@ -9,6 +9,7 @@ import { ExperimentsSection } from './components/experiments';
 import { ModelsSection } from './components/models';
 import { mlopsIcon } from './icons';
 import { MlopsModel, SectionKey } from './model';
+import { SweepsSection } from './sweeps/section';
 
 /** DOM id of the sidebar; also the `data-id` of its tab in the left side bar. */
 export const SIDEBAR_ID = 'jupyter-mlops-sidebar';
@@ -49,6 +50,7 @@ export class MlopsSidebar extends Widget {
       this.node.appendChild(this._section(key));
       this._update(key);
     }
+    this.node.appendChild(new SweepsSection().node); // labextension/src/sweeps
     model.changed.connect((_, section) => this._update(section), this);
   }
 
