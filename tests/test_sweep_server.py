@@ -22,8 +22,9 @@ def swept(jp_server_config):
             mlops.log_metric("train_loss", 1 / (step + 1), step=step)
             mlops.log_metric("val_loss", (params["lr"] - 0.3) ** 2 + 0.05 * step, step=step)
 
-    yield mlops.sweep(fit, {"lr": "uniform(0, 1)", "opt": ["sgd", "adam"]}, name="web",
-                      experiment="exp", trials=8, metric="val_loss", pruner="none", seed=0)  # fmt: skip
+    space = {"lr": "uniform(0, 1)", "opt": ["sgd", "adam"]}
+    yield mlops.sweep(fit, space, name="web", experiment="exp", trials=8, metric="val_loss",
+                      pruner="none", seed=0)  # fmt: skip
     set_tracking_uri(None)
 
 
@@ -39,7 +40,8 @@ async def test_the_sidebar_reads_sweeps(jp_fetch, swept):
     assert [h["number"] for h in body["history"]] == list(range(8))
     assert body["history"][-1]["best"] == pytest.approx(swept.best_value)
     assert set(body["importances"]) == {"lr", "opt"}
-    assert body["pair"] == {"train": "train_loss", "validation": "val_loss", "lower_is_better": True}
+    pair = {"train": "train_loss", "validation": "val_loss", "lower_is_better": True}
+    assert body["pair"] == pair
     assert all(t["overfit"].startswith("val_loss rose") for t in body["trials"])
     assert body["space"] == {"lr": "uniform(0, 1)", "opt": "choice('sgd', 'adam')"}
 
