@@ -70,15 +70,15 @@ OVERHEAD = textwrap.dedent(
 
     run = {"bare": lambda n: bare(None, n), "journal": journal, "ours": ours}[tool]
     run("warm")  # imports, first-use caches
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     run("timed")
-    print(json.dumps({"seconds": time.perf_counter() - started}))
+    print(json.dumps({"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu}))
     """
 )
 
 PARALLEL = textwrap.dedent(
     """
-    import json, sys, tempfile, time
+    import json, resource, sys, tempfile, time
     import jupyter_mlops as mlops
     from sklearn.datasets import make_classification
     from sklearn.ensemble import RandomForestClassifier
@@ -96,7 +96,10 @@ PARALLEL = textwrap.dedent(
     result = mlops.sweep(objective, {"n_estimators": "int(20, 80)", "max_depth": "int(3, 12)"},
                          name="rf", trials=40, metric="accuracy", direction="maximize",
                          sampler="random", pruner="none", jobs=jobs, seed=0)
-    print(json.dumps({"seconds": time.perf_counter() - started, "ran": result.ran}))
+    wall = time.perf_counter() - started
+    used = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(u.ru_utime + u.ru_stime for u in used)
+    print(json.dumps({"seconds": wall, "cpu": cpu, "ran": result.ran}))
     """
 )
 
@@ -114,36 +117,43 @@ def run_script(script: str, *args: str) -> dict:
 def overhead(repeats: int) -> dict:
     out: dict = {}
     for sampler in ("random", "tpe"):
-        times: dict[str, list[float]] = {"bare": [], "journal": [], "ours": []}
+        wall: dict[str, list[float]] = {"bare": [], "journal": [], "ours": []}
+        cpu: dict[str, list[float]] = {"bare": [], "journal": [], "ours": []}
         for _ in range(repeats):
-            for tool in times:  # alternating, so load changes hit every tool alike
-                times[tool].append(run_script(OVERHEAD, tool, sampler, str(TRIALS))["seconds"])
-        medians = {tool: statistics.median(v) for tool, v in times.items()}
-        per_trial = {tool: 1000 * s / TRIALS for tool, s in medians.items()}
+            for tool in wall:  # alternating, so load changes hit every tool alike
+                measured = run_script(OVERHEAD, tool, sampler, str(TRIALS))
+                wall[tool].append(measured["seconds"])
+                cpu[tool].append(measured["cpu"])
+        ms = {t: 1000 * statistics.median(v) / TRIALS for t, v in wall.items()}
+        cpu_ms = {t: 1000 * statistics.median(v) / TRIALS for t, v in cpu.items()}
         out[sampler] = {
-            "seconds": times,
-            "ms_per_trial": per_trial,
-            "overhead_ms_per_trial": per_trial["ours"] - per_trial["bare"],
-            "ratio_vs_bare": medians["ours"] / medians["bare"],
+            "seconds": wall,
+            "cpu_seconds": cpu,
+            "ms_per_trial": ms,
+            "cpu_ms_per_trial": cpu_ms,
+            "overhead_ms_per_trial": ms["ours"] - ms["bare"],
+            "cpu_overhead_ms_per_trial": cpu_ms["ours"] - cpu_ms["bare"],
+            "ratio_vs_bare": ms["ours"] / ms["bare"],
         }
     return out
 
 
 def parallel(repeats: int) -> dict:
     times: dict[str, list[float]] = {"1": [], "2": []}
+    cpu: dict[str, list[float]] = {"1": [], "2": []}
     loads = []
     for _ in range(repeats):  # alternating, so a change of load hits both alike
         for jobs in times:
             loads.append(os.getloadavg()[0])
-            times[jobs].append(run_script(PARALLEL, jobs)["seconds"])
+            measured = run_script(PARALLEL, jobs)
+            times[jobs].append(measured["seconds"])
+            cpu[jobs].append(measured["cpu"])
     one, two = statistics.median(times["1"]), statistics.median(times["2"])
-    return {
-        "jobs1_s": one,
-        "jobs2_s": two,
-        "speedup": one / two,
-        "seconds": times,
-        "load_1min_at_starts": loads,
+    cores = {
+        j: statistics.median(c / w for c, w in zip(cpu[j], times[j], strict=True)) for j in cpu
     }
+    return {"jobs1_s": one, "jobs2_s": two, "speedup": one / two, "seconds": times,
+            "cpu_seconds": cpu, "cores_used": cores, "load_1min_at_starts": loads}  # fmt: skip
 
 
 def machine() -> dict:
@@ -179,17 +189,20 @@ def main() -> None:
 def report(results: dict) -> None:
     print(f"load {results['machine']['load_before']} -> {results['machine']['load_after']}")
     for sampler, r in results.get("overhead", {}).items():
-        ms = r["ms_per_trial"]
+        ms, cpu = r["ms_per_trial"], r["cpu_ms_per_trial"]
         print(
-            f"{sampler:6} ms/trial: optuna bare {ms['bare']:.2f} · optuna journal "
-            f"{ms['journal']:.2f} · jupyter_mlops {ms['ours']:.2f} · overhead "
-            f"{r['overhead_ms_per_trial']:.2f} ms/trial (goal <= 5) · x{r['ratio_vs_bare']:.2f}"
+            f"{sampler:6} ms/trial wall (cpu): optuna bare {ms['bare']:.2f} ({cpu['bare']:.2f}) · "
+            f"optuna journal {ms['journal']:.2f} ({cpu['journal']:.2f}) · jupyter_mlops "
+            f"{ms['ours']:.2f} ({cpu['ours']:.2f}) · overhead {r['overhead_ms_per_trial']:.2f} "
+            f"({r['cpu_overhead_ms_per_trial']:.2f}) ms/trial (goal <= 5)"
         )
     if "parallel" in results:
         p = results["parallel"]
+        cores = p["cores_used"]
         print(
-            f"40-trial random forest sweep: --jobs 1 {p['jobs1_s']:.1f} s · --jobs 2 "
-            f"{p['jobs2_s']:.1f} s · speed-up x{p['speedup']:.2f} (goal >= 1.7)"
+            f"40-trial random forest sweep: --jobs 1 {p['jobs1_s']:.1f} s ({cores['1']:.2f} cores) "
+            f"· --jobs 2 {p['jobs2_s']:.1f} s ({cores['2']:.2f} cores) · speed-up "
+            f"x{p['speedup']:.2f} (goal >= 1.7)"
         )
 
 
