@@ -326,3 +326,27 @@ def test_the_journal_survives_a_torn_line_and_reads_as_optunas(tmp_path):
     clean = StoreJournal(str(tmp_path / "clean.log"))
     clean.append_logs([{"a": 1}, {"b": [1, 2]}])
     assert list(optunas.read_logs(0)) == [{"a": 1}, {"b": [1, 2]}]
+
+
+@pytest.mark.parametrize(
+    ("sampler", "pruner"), [("cmaes", "hyperband"), ("random", "median"), ("tpe", "none")]
+)
+def test_every_sampler_and_pruner_runs(tracking_store, sampler, pruner):
+    space = {"x": "uniform(0, 3)", "kind": ["a"]}
+    result = mlops.sweep(objective, space, name=f"{sampler}-s", trials=6, metric="loss",
+                         sampler=sampler, pruner=pruner, seed=0)  # fmt: skip
+    assert result.ran == 6 and result.best_value is not None
+    parent = mlops.get_run(result.parent_run_id)
+    assert (parent.tags["mlops.sweep.sampler"], parent.tags["mlops.sweep.pruner"]) == (
+        sampler,
+        pruner,
+    )
+
+
+def test_a_timeout_stops_starting_trials(tracking_store):
+    import time
+
+    result = mlops.sweep(lambda p: time.sleep(0.2) or p["x"], {"x": "uniform(0, 1)"},
+                         name="timed", timeout=0.5, metric="m")  # fmt: skip
+    assert result.state == "finished" and 1 <= result.ran < 100
+    assert mlops.get_run(result.parent_run_id).tags["mlops.sweep.trials"] == ""
