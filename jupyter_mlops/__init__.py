@@ -89,7 +89,11 @@ _API = {
         "MlopsError",
         "NotFound",
         "StoreError",
+        "StoreDamaged",
+        "ReadOnlyStore",
+        "DiskFull",
     ],
+    "jupyter_mlops.store.tinydb_view": ["tinydb"],
 }
 __getattr__, __dir__, __all__ = lazy_api(
     __name__, {name: module for module, names in _API.items() for name in names}

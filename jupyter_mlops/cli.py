@@ -111,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     from jupyter_mlops.pipelines.cli import add_commands
 
     add_commands(sub)
+    from jupyter_mlops.store.cli import add_commands as add_store_commands
+
+    add_store_commands(sub)
 
     demo = sub.add_parser("demo", help="run examples/quickstart.ipynb headless and show the result")
     demo.add_argument("--notebook", help="another notebook to run instead of the quickstart")

@@ -59,6 +59,22 @@ class StoreError(MlopsError, RuntimeError):
     """The store cannot be opened or written (newer schema, unreadable file, bad location)."""
 
 
+class StoreDamaged(StoreError):
+    """A store file that cannot be read as it was written.
+
+    The message names the file, what is intact and the command that repairs it
+    (``jupyter mlops store repair``).
+    """
+
+
+class ReadOnlyStore(StoreError):
+    """A write to a store that can only be read (a read-only mount, no write permission)."""
+
+
+class DiskFull(StoreError):
+    """A write refused because the disk holding the store is full; nothing partial was kept."""
+
+
 class PartialWrite(StoreError):
     """Some of a batch of metric points were written, the rest (``unsent``) were not."""
 

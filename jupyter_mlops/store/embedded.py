@@ -3,25 +3,41 @@
 TinyDB keeps a whole database in one JSON file and rewrites that file on every write; its own
 documentation says it is not safe across processes. Kernels, the Jupyter server extension, model
 servers and the CLI all write this store at once, and a training loop logs thousands of metric
-points, so the store uses TinyDB's layout and ``Storage`` interface but owns the write path:
+points, so the store keeps TinyDB's database as its snapshot but owns the write path.
 
 Design
 ------
-- **Snapshot + journal.** The state is every table in TinyDB's JSON layout
-  (``{"runs": {"<run_id>": {...}}, ...}``). ``store.json`` holds it as of the last compaction; every
-  committed transaction since is one JSON line appended to ``journal-<generation>.jsonl``. A reader
-  loads the snapshot once and then only reads the bytes appended since its last look, so a read
-  costs a couple of ``stat`` calls when nothing changed.
-- **One write path.** Every mutation goes through :meth:`EmbeddedStore.transact`: take the
-  exclusive lock, catch up with the journal, run the callback against the current state, append
-  its operations as *one* line, apply them. Callbacks that allocate numbers (version 3 of a model)
-  therefore see every earlier commit from every process.
+- **Snapshot + journal.** ``store.json`` is a plain TinyDB database (document ids and the
+  ``_key`` field: :mod:`~jupyter_mlops.store.state`) as of the last compaction; every committed
+  transaction since is one checksummed line of ``journal-<generation>.jsonl``
+  (:mod:`~jupyter_mlops.store.journal`). A reader loads the snapshot once and then reads only
+  the bytes appended since its last look: a read costs a couple of ``stat`` calls when nothing
+  changed. ``store.json`` exists from the store's creation.
+- **The write path.** Every change goes through :meth:`EmbeddedStore.transact`, under the
+  exclusive lock, in this order:
+
+  1. catch up with the journal and run the callback on the current state (it only stages);
+  2. append the staged stream bytes (metric points, records) to their files, each at its
+     *committed length*, cutting off first whatever a failed or killed writer left beyond it;
+  3. append **one** journal line holding the document changes and every stream's new length.
+     This write is the commit: before it nothing is visible to any reader, after it all is;
+  4. apply the changes in memory; maybe compact.
+
+  A failure in 2 or 3 cuts the streams (and the journal) back and raises; readers read a
+  stream only up to its committed length and the next writer cuts the rest, so a failed commit
+  leaves nothing behind and a retry never duplicates a point. A blob (an artifact's bytes) is
+  the one side effect *before* the commit, by necessity: it is content-addressed, written to a
+  temporary file and renamed into place, and a failed commit leaves at most an unreferenced blob,
+  which ``jupyter mlops store check`` lists. Trimming a record stream writes a new version of
+  the file, commits it, then deletes the old one.
 - **Compaction.** When the journal passes ``JUPYTER_MLOPS_COMPACT_BYTES`` (4 MiB), the writer
-  folds it into a new snapshot (written to a temporary file, fsynced, renamed) and starts the next
-  generation's journal. Readers notice the new snapshot by its inode and reload.
+  folds it into a new snapshot (temporary file, fsync, rename) and starts the next generation's
+  journal; it also removes what dead writers left (temporary files, uncommitted stream bytes and
+  stream files no commit refers to). A compaction that fails (a full disk) changes nothing and
+  is retried later; the commit that triggered it stands.
 - **Metric histories** are append-only text files, one per run; a flush appends the points with
   one ``write`` and updates small per-key summaries (last, min, max, step, count) in the run
-  document. Logging N points costs O(N) in total; search reads only the summaries.
+  document in the same commit. Logging N points costs O(N); search reads only the summaries.
 - **Artifacts** are content-addressed files (``artifacts/ab/<sha256>``); the run records path,
   sha256 and size, and every read re-hashes the file before handing it out.
 
@@ -30,12 +46,17 @@ Guarantees
 - A call that returned (acknowledged) is in the journal: it survives the writing process being
   killed (``SIGKILL``) at any later moment. Set ``JUPYTER_MLOPS_FSYNC=1`` to also fsync every
   append, which makes it survive power loss at the cost of a disk flush per write.
-- A writer killed mid-append leaves one unterminated line; it is terminated by the next writer and
-  skipped by every reader, so the torn transaction is dropped whole and the store still opens.
+- A writer killed mid-commit leaves an unterminated journal tail (and maybe stream bytes past
+  their committed lengths); readers ignore both and the next writer cuts them off, so the torn
+  transaction is dropped whole. Any *complete* line that does not decode is damage: the store
+  refuses to open (or, in a running process, to go on) with one ``StoreDamaged`` naming the file
+  (:mod:`~jupyter_mlops.store.recovery`), and ``jupyter mlops store repair`` fixes it.
 - Transactions are serialised across processes by ``flock`` (released by the kernel when a process
   dies) and across threads by a lock, so concurrent writers never lose each other's updates.
-- ``FORMAT`` records the schema version; a store written by a newer version is refused with a
-  message saying how to upgrade.
+- A full disk or failing write raises one ``DiskFull``/``StoreError`` and leaves no partial
+  record; a folder that cannot be written opens read-only (writes raise ``ReadOnlyStore``).
+- ``FORMAT`` records the schema; a schema-1 store is migrated on its first writable open, and a
+  store written by a newer version is refused with a message saying how to upgrade.
 """
 
 from __future__ import annotations
@@ -50,38 +71,16 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from jupyter_mlops.errors import InvalidInput, NotFound
+from jupyter_mlops.store import journal, recovery
 from jupyter_mlops.store.base import MetricPoint, Store, StoreView, param_conflict
-from jupyter_mlops.store.storage import BaseStorage, FileStorage, MemoryStorage
+from jupyter_mlops.store.files import FileStorage
+from jupyter_mlops.store.state import STREAMS, State, Tables, merged
+from jupyter_mlops.store.storage import BaseStorage, MemoryStorage
 
-Tables = dict[str, dict[str, dict[str, Any]]]
+__all__ = ["EmbeddedStore", "merged"]
+
 DEFAULT_COMPACT_BYTES = 4 << 20
 HISTORY_CACHE_RUNS = 64
-
-
-def merged(doc: dict[str, Any] | None, fields: dict[str, Any]) -> dict[str, Any]:
-    """A new document: ``doc`` with ``fields`` set, dict values merged one level deep."""
-    new = dict(doc or {})
-    for key, value in fields.items():
-        old = new.get(key)
-        if isinstance(value, dict) and isinstance(old, dict):
-            value = {**old, **value}
-        new[key] = value
-    return new
-
-
-def apply_ops(tables: Tables, ops: list[list[Any]]) -> None:
-    """Apply journal operations ``[verb, table, doc_id, payload]`` to ``tables`` in place.
-
-    Documents are replaced, never mutated, so a document handed to a reader stays as it was.
-    """
-    for verb, table, doc_id, payload in ops:
-        docs = tables.setdefault(table, {})
-        if verb == "put":
-            docs[doc_id] = payload
-        elif verb == "merge":
-            docs[doc_id] = merged(docs.get(doc_id), payload)
-        elif verb == "del":
-            docs.pop(doc_id, None)
 
 
 class _Transaction(StoreView):
@@ -91,6 +90,7 @@ class _Transaction(StoreView):
         self._tables = tables
         self._staged: dict[tuple[str, str], dict[str, Any] | None] = {}
         self.ops: list[list[Any]] = []
+        self.appends: dict[str, list[bytes]] = {}
 
     def get(self, table: str, doc_id: str) -> dict[str, Any] | None:
         if (table, doc_id) in self._staged:
@@ -120,6 +120,10 @@ class _Transaction(StoreView):
         self._staged[(table, doc_id)] = None
         self.ops.append(["del", table, doc_id, None])
 
+    def append_stream(self, name: str, data: bytes) -> None:
+        """Stage ``data`` for the stream ``name``; written just before the commit."""
+        self.appends.setdefault(name, []).append(data)
+
 
 class EmbeddedStore(Store):
     """The default store: a folder (or memory) shared safely by every local process."""
@@ -127,43 +131,64 @@ class EmbeddedStore(Store):
     def __init__(self, storage: BaseStorage, uri: str):
         self.uri = uri
         self._storage = storage
-        self._tables: Tables = {}
-        self._generation = 0
+        self._state = State()
         self._offset = 0
         self._snapshot_id: object = object()
         self._compact_bytes = int(
             os.environ.get("JUPYTER_MLOPS_COMPACT_BYTES", DEFAULT_COMPACT_BYTES)
         )
+        self._compact_at = self._compact_bytes
         self._host = socket.gethostname()
         self._history_cache: dict[str, tuple[int, dict[str, list[MetricPoint]]]] = {}
         self._cache_lock = threading.Lock()
+        self._tinydb: tuple[object, bytes] | None = None
 
     @classmethod
     def open(cls, location: str) -> EmbeddedStore:
-        """A store in the folder ``location``, or in memory for ``"memory:"``."""
+        """The store in the folder ``location`` (``"memory:"``: in memory), read and checked.
+
+        Raises ``StoreDamaged`` when a file of the store cannot be read as it was written.
+        """
         if location.startswith("memory:"):
-            return cls(MemoryStorage(), "memory:")
-        return cls(FileStorage(location), os.path.abspath(os.path.expanduser(location)))
+            store = cls(MemoryStorage(), "memory:")
+        else:
+            store = cls(FileStorage(location), os.path.abspath(os.path.expanduser(location)))
+        if not store._storage.read_only:
+            with store._storage.lock(exclusive=True):
+                recovery.prepare(store._storage)
+        with store._storage.lock(exclusive=False):
+            store._catch_up()
+        return store
+
+    @property
+    def storage(self) -> BaseStorage:
+        """The medium (a folder or memory): for ``store check`` and tests."""
+        return self._storage
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this store can only be read (a read-only folder or mount)."""
+        return self._storage.read_only
 
     # -- the state ----------------------------------------------------------------------------
     def _catch_up(self) -> None:
         """Bring the in-memory state up to the journal's end (caller holds the lock)."""
         snapshot_id = self._storage.snapshot_id()
         if snapshot_id != self._snapshot_id:
-            self._tables = self._storage.read_snapshot()
-            meta = self._tables.get("_meta", {}).get("store", {})
-            self._generation = int(meta.get("generation", 0))
+            self._state = recovery.load(self._storage)
             self._offset = 0
             self._snapshot_id = snapshot_id
-        if self._storage.journal_size(self._generation) <= self._offset:
+        generation = self._state.generation
+        size = self._storage.journal_size(generation)
+        if size <= self._offset:
+            if size < self._offset:
+                raise recovery.shorter(self._storage, generation, size, self._offset)
             return
-        data, self._offset = self._storage.read_journal(self._generation, self._offset)
-        for line in data.splitlines():
-            try:
-                ops = json.loads(line)
-            except ValueError:
-                continue  # a transaction torn by a killed writer: dropped whole
-            apply_ops(self._tables, ops)
+        data, _ = self._storage.read_journal(generation, self._offset)
+        if data:
+            self._offset, error = recovery.replay(self._state, self._storage, data, self._offset)
+            if error is not None:
+                raise error
 
     def _read(self, *tables: str) -> list[dict[str, dict[str, Any]]]:
         """Shallow copies of ``tables``, caught up and taken under the lock.
@@ -174,36 +199,86 @@ class EmbeddedStore(Store):
         """
         with self._storage.lock(exclusive=False):
             self._catch_up()
-            return [dict(self._tables.get(name, {})) for name in tables]
+            return [dict(self._state.tables.get(name, {})) for name in tables]
 
     def _doc(self, table: str, doc_id: str) -> dict[str, Any] | None:
         with self._storage.lock(exclusive=False):
             self._catch_up()
-            return self._tables.get(table, {}).get(doc_id)
+            return self._state.tables.get(table, {}).get(doc_id)
 
     def transact(self, fn: Callable[[StoreView], Any]) -> Any:
+        if self._storage.read_only:
+            raise self._storage.read_only_error()  # type: ignore[attr-defined]
         with self._storage.lock(exclusive=True):
             self._catch_up()
-            txn = _Transaction(self._tables)
+            txn = _Transaction(self._state.tables)
             result = fn(txn)
-            if txn.ops:
-                line = json.dumps(txn.ops, separators=(",", ":")).encode() + b"\n"
-                size = self._storage.append_journal(self._generation, line)
-                apply_ops(self._tables, txn.ops)
-                self._offset = size
-                if size > self._compact_bytes:
-                    self._compact()
+            if txn.ops or txn.appends:
+                self._commit(txn.ops, txn.appends)
             return result
 
+    def _commit(self, ops: list[list[Any]], appends: dict[str, list[bytes]]) -> None:
+        """Write streams, then the one journal line that commits everything (see the docstring)."""
+        try:
+            if ops:
+                self._state.check(ops)
+        except journal.LineError as e:
+            raise InvalidInput(f"This write was refused: {e}.") from None
+        written: list[tuple[str, int]] = []
+        streams = self._state.tables.get(STREAMS, {})
+        try:
+            for name, chunks in appends.items():
+                doc = streams.get(name) or {"file": name, "length": 0}
+                written.append((doc["file"], doc["length"]))
+                length = self._storage.append_stream(doc["file"], doc["length"], b"".join(chunks))
+                ops.append(["put", STREAMS, name, {**doc, "length": length}])
+            size = self._storage.append_journal(self._state.generation, self._offset, _encode(ops))
+        except BaseException:
+            for file, length in written:
+                self._storage.truncate_stream(file, length)
+            raise
+        self._state.apply(ops)
+        self._offset = size
+        if size > self._compact_at:
+            self._compact()
+
     def _compact(self) -> None:
-        self._generation += 1
-        self._tables.setdefault("_meta", {})["store"] = {"generation": self._generation}
-        self._storage.write_snapshot(self._tables, self._generation)
+        """Fold the journal into a new snapshot; on failure keep going and retry later."""
+        state = self._state
+        state.generation += 1
+        try:
+            self._storage.write_snapshot(state.snapshot(), state.generation)
+        except Exception:  # e.g. a full disk: the commit stands, the journal just grows
+            state.generation -= 1
+            self._compact_at = self._offset + max(self._compact_bytes // 4, 1)
+            return
         self._snapshot_id = self._storage.snapshot_id()
         self._offset = 0
+        self._compact_at = self._compact_bytes
+        self._tidy()
+
+    def _tidy(self) -> None:
+        """Remove dead writers' leftovers: temporary files, uncommitted stream bytes and files."""
+        self._storage.cleanup()
+        streams = self._state.tables.get(STREAMS, {})
+        for doc in streams.values():
+            self._storage.truncate_stream(doc["file"], doc["length"])
+        kept = {doc["file"] for doc in streams.values()}
+        for name in self._storage.list_streams():
+            if name not in kept:
+                self._storage.remove_stream_file(name)
 
     def documents(self, table: str) -> dict[str, dict[str, Any]]:
         return self._read(table)[0]
+
+    def tinydb_data(self) -> dict[str, Any]:
+        """The current state as a TinyDB database (fresh objects; see ``mlops.tinydb``)."""
+        with self._storage.lock(exclusive=False):
+            self._catch_up()
+            version = (self._snapshot_id, self._offset)
+            if self._tinydb is None or self._tinydb[0] != version:
+                self._tinydb = (version, json.dumps(self._state.snapshot()).encode())
+            return json.loads(self._tinydb[1])
 
     # -- experiments --------------------------------------------------------------------------
     def get_or_create_experiment(self, name: str) -> dict[str, Any]:
@@ -306,7 +381,7 @@ class EmbeddedStore(Store):
         data = "".join(f"{k}\t{s}\t{t}\t{v!r}\n" for k, v, s, t in points).encode()
 
         def body(txn: StoreView, run: dict[str, Any]) -> None:
-            self._storage.append_stream(_metrics_stream(run_id), data)
+            txn.append_stream(_metrics_stream(run_id), data)  # type: ignore[attr-defined]
             txn.merge("runs", run_id, {"metrics": summarize(run.get("metrics", {}), points)})
 
         self._modify_run(run_id, body)
@@ -316,53 +391,85 @@ class EmbeddedStore(Store):
         return list(self._histories(run_id).get(key, []))
 
     def _histories(self, run_id: str) -> dict[str, list[MetricPoint]]:
-        """Every key's points of a run, parsed once per change of its log (small LRU cache).
+        """Every key's points of a run, parsed once per commit to its log (small LRU cache).
 
         Comparing runs asks for several metrics of each run; the log is read only once.
         """
-        name = _metrics_stream(run_id)
-        size = self._storage.stream_size(name)
-        with self._cache_lock:  # panels refresh from background threads
-            cached = self._history_cache.pop(run_id, None)
-            if cached is None or cached[0] != size:
-                cached = (size, parse_points(self._storage.read_stream(name)))
-            self._history_cache[run_id] = cached  # most recently used last
-            while len(self._history_cache) > HISTORY_CACHE_RUNS:
-                self._history_cache.pop(next(iter(self._history_cache)))
-            return cached[1]
+        with self._storage.lock(exclusive=False):
+            self._catch_up()
+            file, length = self._stream(_metrics_stream(run_id))
+            with self._cache_lock:  # panels refresh from background threads
+                cached = self._history_cache.pop(run_id, None)
+                if cached is None or cached[0] != length:
+                    cached = (length, parse_points(self._storage.read_stream(file, 0, length)))
+                self._history_cache[run_id] = cached  # most recently used last
+                while len(self._history_cache) > HISTORY_CACHE_RUNS:
+                    self._history_cache.pop(next(iter(self._history_cache)))
+                return cached[1]
+
+    def _stream(self, name: str) -> tuple[str, int]:
+        """A stream's file and committed length (the caller holds the lock)."""
+        doc = self._state.tables.get(STREAMS, {}).get(name)
+        return (doc["file"], doc["length"]) if doc else (name, 0)
 
     # -- record streams -------------------------------------------------------------------------
     def append_records(self, stream: str, records: list[dict[str, Any]]) -> None:
         if records:
+            name = _records_stream(stream)
             data = "".join(
                 json.dumps(r, separators=(",", ":"), default=str) + "\n" for r in records
-            )
-            with self._storage.lock(exclusive=True):  # a trim rewrites the file under this lock
-                self._storage.append_stream(_records_stream(stream), data.encode())
+            ).encode()
+            self.transact(lambda txn: txn.append_stream(name, data))  # type: ignore[attr-defined]
 
     def read_records(self, stream: str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         name = _records_stream(stream)
-        if offset > self._storage.stream_size(name):
-            offset = 0  # the stream was trimmed since that offset was handed out
-        data = self._storage.read_stream(name, offset)
+        with self._storage.lock(exclusive=False):
+            self._catch_up()
+            file, length = self._stream(name)
+            if offset > length:
+                offset = 0  # the stream was trimmed since that offset was handed out
+            data = self._storage.read_stream(file, offset, length)
         records = []
         for line in data.splitlines():
             try:
                 records.append(json.loads(line))
             except ValueError:
-                continue  # a line torn by a killed writer
-        return records, offset + len(data)
+                continue  # schema 1 kept lines torn by a killed writer
+        return records, length
 
     def count_records(self, stream: str) -> int:
-        return self._storage.read_stream(_records_stream(stream)).count(b"\n")
+        with self._storage.lock(exclusive=False):
+            self._catch_up()
+            file, length = self._stream(_records_stream(stream))
+            return self._storage.read_stream(file, 0, length).count(b"\n")
 
     def trim_records(self, stream: str, keep: int) -> int:
         name = _records_stream(stream)
+        if self._storage.read_only:
+            raise self._storage.read_only_error()  # type: ignore[attr-defined]
         with self._storage.lock(exclusive=True):
-            lines = self._storage.read_stream(name).splitlines(keepends=True)
-            if len(lines) > keep:
-                self._storage.replace_stream(name, b"".join(lines[len(lines) - keep :]))
-            return min(len(lines), keep)
+            self._catch_up()
+            doc = self._state.tables.get(STREAMS, {}).get(name)
+            if doc is None:
+                return 0
+            lines = self._storage.read_stream(doc["file"], 0, doc["length"]).splitlines(True)
+            if len(lines) <= keep:
+                return len(lines)
+            kept = b"".join(lines[len(lines) - keep :])
+            version = doc.get("version", 0) + 1
+            new = {
+                "file": f"{name[: -len('.jsonl')]}@{version}.jsonl",
+                "length": len(kept),
+                "version": version,
+            }
+            self._storage.write_stream_file(new["file"], kept)
+            try:
+                self._commit([["put", STREAMS, name, new]], {})
+            except BaseException:
+                self._storage.remove_stream_file(new["file"])
+                raise
+            self._storage.remove_stream_file(doc["file"])
+            return keep
 
     # -- artifacts ----------------------------------------------------------------------------
     def put_artifact(self, run_id: str, path: str, source: str) -> dict[str, Any]:
@@ -409,6 +516,13 @@ def parse_points(data: bytes) -> dict[str, list[MetricPoint]]:
         except ValueError:
             continue  # an empty or torn line (a killed writer)
     return points
+
+
+def _encode(ops: list[list[Any]]) -> bytes:
+    try:
+        return journal.encode(ops)
+    except (TypeError, ValueError) as e:
+        raise InvalidInput(f"This write was refused: it cannot be stored as JSON ({e}).") from e
 
 
 def _metrics_stream(run_id: str) -> str:

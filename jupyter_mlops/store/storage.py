@@ -1,27 +1,24 @@
-"""Where the embedded store's bytes live: on disk (:class:`FileStorage`) or in memory.
+"""Where the embedded store's bytes live: the interface, and the in-memory medium.
 
-A storage holds four things, and knows nothing of runs or models:
+A storage holds four things and knows nothing of runs or models:
 
-- a **snapshot**: every table as one TinyDB database (``store.json``, TinyDB's JSON layout,
-  written by :class:`AtomicJSONStorage`, a TinyDB ``Storage`` that replaces the file atomically);
-- a **journal**: one line of JSON per committed transaction since that snapshot
-  (``journal-<generation>.jsonl``), appended with a single ``write`` on an ``O_APPEND`` file;
-- **streams**: append-only text files, such as a run's metric log (``metrics/ab/<run_id>.tsv``)
-  or a deployment's prediction log;
+- a **snapshot**: every table as one TinyDB database (``store.json``);
+- a **journal**: one framed line per committed transaction since that snapshot
+  (``journal-<generation>.jsonl``, see :mod:`~jupyter_mlops.store.journal`);
+- **streams**: append-only files, such as a run's metric log (``metrics/ab/<run_id>.tsv``) or a
+  deployment's prediction log (``records/<name>.jsonl``). A stream's committed length lives in
+  the journal; :meth:`BaseStorage.append_stream` first cuts the file back to it, so bytes a
+  failed or killed writer left beyond it are never read and never kept;
 - **blobs**: content-addressed artifact files (``artifacts/ab/<sha256>``).
 
-A lock (``flock`` on ``.lock``) serialises writers across processes; it is released by the
-kernel when a process dies, so a killed writer never leaves the store locked. A writer killed
-in the middle of an append leaves at most one unterminated line: the next writer terminates it
-and every reader skips lines that do not parse, so a torn transaction is dropped whole and
-nothing before it is touched.
+:class:`~jupyter_mlops.store.files.FileStorage` keeps them in a folder, :class:`MemoryStorage`
+in memory (one process; tests and scratch work). Both behave the same.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -33,30 +30,63 @@ from typing import Any
 
 from tinydb.storages import Storage
 
-from jupyter_mlops.errors import IntegrityError, NotFound, StoreError
+from jupyter_mlops.errors import NotFound, StoreError
 
-SCHEMA_VERSION = 1
 _CHUNK = 1 << 20
+
+
+def _file_mode() -> int:
+    """0o666 less this process's umask (read without changing it, which is not thread-safe)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            umask = next(int(line.split()[1], 8) for line in fh if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        umask = 0o022
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
 
 
 class BaseStorage(abc.ABC):
     """The medium under :class:`~jupyter_mlops.store.embedded.EmbeddedStore`."""
 
+    root: str = "memory:"
+    read_only: bool = False
+
     @abc.abstractmethod
     def lock(self, exclusive: bool) -> contextlib.AbstractContextManager[None]:
         """Hold the cross-process lock (shared for readers, exclusive for writers)."""
 
+    def describe(self, name: str) -> str:
+        """A human name for the file ``name`` (a path on disk)."""
+        return name
+
+    # -- format and snapshot ------------------------------------------------------------------
     @abc.abstractmethod
-    def read_snapshot(self) -> dict[str, dict[str, Any]]:
-        """All tables as of the last compaction (``{}`` for a new store)."""
+    def read_format(self) -> int | None:
+        """The schema in ``FORMAT``, or ``None`` when there is no such file."""
 
     @abc.abstractmethod
-    def write_snapshot(self, tables: dict[str, dict[str, Any]], generation: int) -> None:
-        """Replace the snapshot atomically and start journal ``generation`` empty."""
+    def write_format(self, schema: int) -> None:
+        """Record the schema the store is written in."""
+
+    @abc.abstractmethod
+    def read_snapshot(self) -> Any:
+        """The snapshot's JSON (``None`` when there is none); ``StoreError`` when unreadable."""
+
+    @abc.abstractmethod
+    def write_snapshot(self, tables: dict[str, Any], generation: int) -> None:
+        """Replace the snapshot atomically, start journal ``generation`` empty, drop older ones."""
 
     @abc.abstractmethod
     def snapshot_id(self) -> object:
         """Changes whenever the snapshot is replaced (readers then reload it)."""
+
+    # -- journal ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def journals(self) -> list[int]:
+        """The generations of the journal files present, ascending."""
 
     @abc.abstractmethod
     def journal_size(self, generation: int) -> int:
@@ -67,25 +97,50 @@ class BaseStorage(abc.ABC):
         """Complete lines from ``offset`` on, and the offset after the last one."""
 
     @abc.abstractmethod
-    def append_journal(self, generation: int, line: bytes) -> int:
-        """Append one line (caller holds the exclusive lock); return the new size."""
+    def append_journal(self, generation: int, at: int, line: bytes) -> int:
+        """Cut the journal back to ``at`` (its committed end), append ``line``; the new size.
+
+        The caller holds the exclusive lock. A journal shorter than ``at`` is damage
+        (``StoreError``). When the write fails the journal is cut back to ``at`` again.
+        """
 
     @abc.abstractmethod
-    def append_stream(self, name: str, data: bytes) -> None:
-        """Append lines to the stream ``name`` (a relative path chosen by the store)."""
+    def remove_journal(self, generation: int) -> None:
+        """Delete an old generation's journal (already folded into the snapshot)."""
 
-    @abc.abstractmethod
-    def read_stream(self, name: str, offset: int = 0) -> bytes:
-        """A stream's complete lines from byte ``offset`` on (``b""`` when none)."""
-
+    # -- streams ------------------------------------------------------------------------------
     @abc.abstractmethod
     def stream_size(self, name: str) -> int:
-        """A stream's size in bytes (0 when it does not exist)."""
+        """A stream file's size in bytes (0 when it does not exist)."""
 
     @abc.abstractmethod
-    def replace_stream(self, name: str, data: bytes) -> None:
-        """Replace a stream's content atomically (the caller holds the exclusive lock)."""
+    def read_stream(self, name: str, offset: int = 0, end: int | None = None) -> bytes:
+        """Bytes ``offset:end`` of a stream file (``end=None``: up to its last newline)."""
 
+    @abc.abstractmethod
+    def append_stream(self, name: str, at: int, data: bytes) -> int:
+        """Cut the file back to ``at`` (its committed length), append ``data``; the new length.
+
+        A file shorter than ``at`` is damage (``StoreError``); a failed write is cut back.
+        """
+
+    @abc.abstractmethod
+    def truncate_stream(self, name: str, length: int) -> None:
+        """Cut a stream file back to ``length`` bytes; never raises (a later writer retries)."""
+
+    @abc.abstractmethod
+    def write_stream_file(self, name: str, data: bytes) -> None:
+        """Write a new stream file atomically (a trim's new version)."""
+
+    @abc.abstractmethod
+    def remove_stream_file(self, name: str) -> None:
+        """Delete a stream file if it exists; never raises."""
+
+    @abc.abstractmethod
+    def list_streams(self) -> list[str]:
+        """Every stream file present (names relative to the store)."""
+
+    # -- blobs ----------------------------------------------------------------------------------
     @abc.abstractmethod
     def put_blob(self, source: str) -> tuple[str, int]:
         """Store a file by content; return ``(sha256, size)``."""
@@ -94,8 +149,9 @@ class BaseStorage(abc.ABC):
     def blob_path(self, sha256: str) -> str:
         """A local file holding the blob, verified against its hash."""
 
-    def check_schema(self) -> None:  # noqa: B027 - memory stores have no format file
-        """Refuse a store written by a newer version of jupyter_mlops."""
+    def cleanup(self) -> list[str]:
+        """Remove what dead writers left (temporary files); return what was removed."""
+        return []
 
 
 def complete_lines(data: bytes) -> bytes:
@@ -118,222 +174,50 @@ class AtomicJSONStorage(Storage):
 
     ``write`` goes to a temporary file in the same folder, is fsynced, then renamed over the
     target (``os.replace`` is atomic on POSIX): a reader sees the old file or the new one.
+    ``opener`` lets the file storage route these system calls through its fault seam.
     """
 
-    def __init__(self, path: str, fsync: bool = True):
+    def __init__(self, path: str, fsync: bool = True, io: Any = None):
         self.path = path
         self.fsync = fsync
+        self.io = io
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         try:
-            with open(self.path, encoding="utf-8") as fh:
-                return json.load(fh)
+            with open(self.path, "rb") as fh:
+                return json.loads(fh.read())
         except FileNotFoundError:
             return None
         except ValueError as e:
-            raise StoreError(f"The store snapshot {self.path} is not valid JSON ({e}).") from e
+            raise StoreError(f"{self.path} is not valid JSON ({e}).") from e
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
+        body = json.dumps(data, separators=(",", ":")).encode()
         folder = os.path.dirname(self.path)
         fd, tmp = tempfile.mkstemp(prefix=".snapshot-", dir=folder)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, separators=(",", ":"))
-                fh.flush()
+            os.fchmod(fd, FILE_MODE)  # as readable as any other file (mkstemp gives 0600)
+            if self.io is not None:
+                self.io.write_all(fd, body, tmp)
                 if self.fsync:
-                    os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+                    self.io.fsync(fd, tmp)
+                os.close(fd)
+                fd = -1
+                self.io.replace(tmp, self.path)
+            else:
+                with os.fdopen(fd, "wb") as fh:
+                    fd = -1
+                    fh.write(body)
+                    fh.flush()
+                    if self.fsync:
+                        os.fsync(fh.fileno())
+                os.replace(tmp, self.path)
         except BaseException:
+            if fd >= 0:
+                os.close(fd)
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-
-
-class FileStorage(BaseStorage):
-    """The store in a folder, safe for many processes at once (see the module docstring)."""
-
-    def __init__(self, root: str, fsync: bool | None = None):
-        self.root = os.path.abspath(os.path.expanduser(root))
-        if fsync is None:
-            fsync = os.environ.get("JUPYTER_MLOPS_FSYNC", "") not in ("", "0", "false")
-        self.fsync = fsync
-        self._thread_lock = threading.RLock()
-        self._lock_fd: int | None = None
-        self._lock_depth = 0
-        try:
-            for sub in ("metrics", "artifacts", "tmp"):
-                os.makedirs(os.path.join(self.root, sub), exist_ok=True)
-        except OSError as e:
-            raise StoreError(
-                f"Cannot create the store folder {self.root} ({e.strerror}). "
-                "Point JUPYTER_MLOPS_STORE at a writable folder."
-            ) from e
-        self._snapshot = AtomicJSONStorage(os.path.join(self.root, "store.json"), fsync=True)
-        self._ensure_format()
-
-    # -- format -----------------------------------------------------------------------------
-    def _ensure_format(self) -> None:
-        path = os.path.join(self.root, "FORMAT")
-        if not os.path.exists(path):
-            with self.lock(exclusive=True):
-                if not os.path.exists(path):
-                    AtomicJSONStorage(path).write({"schema": SCHEMA_VERSION})  # type: ignore[dict-item]
-        self.check_schema()
-
-    def check_schema(self) -> None:
-        path = os.path.join(self.root, "FORMAT")
-        found = AtomicJSONStorage(path).read() or {}
-        schema = found.get("schema", SCHEMA_VERSION)
-        if not isinstance(schema, int) or schema > SCHEMA_VERSION:
-            raise StoreError(
-                f"The store at {self.root} was written by a newer jupyter_mlops (store schema "
-                f"{schema}; this version reads schema {SCHEMA_VERSION} and older). Upgrade with "
-                "`pip install -U jupyter-mlops`, or point JUPYTER_MLOPS_STORE at another folder."
-            )
-
-    # -- lock -------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def lock(self, exclusive: bool) -> Iterator[None]:
-        # flock locks belong to an open file description, so threads of one process share
-        # one descriptor and queue on a thread lock; the outermost holder picks the mode.
-        with self._thread_lock:
-            if self._lock_depth == 0:
-                if self._lock_fd is None:
-                    self._lock_fd = os.open(
-                        os.path.join(self.root, ".lock"), os.O_RDWR | os.O_CREAT
-                    )
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-            self._lock_depth += 1
-            try:
-                yield
-            finally:
-                self._lock_depth -= 1
-                if self._lock_depth == 0 and self._lock_fd is not None:
-                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-
-    # -- snapshot and journal -----------------------------------------------------------------
-    def _journal_path(self, generation: int) -> str:
-        return os.path.join(self.root, f"journal-{generation}.jsonl")
-
-    def read_snapshot(self) -> dict[str, dict[str, Any]]:
-        return self._snapshot.read() or {}
-
-    def write_snapshot(self, tables: dict[str, dict[str, Any]], generation: int) -> None:
-        self._snapshot.write(tables)
-        open(self._journal_path(generation), "ab").close()
-        for name in os.listdir(self.root):
-            if name.startswith("journal-") and name != f"journal-{generation}.jsonl":
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(self.root, name))
-
-    def snapshot_id(self) -> object:
-        try:
-            st = os.stat(self._snapshot.path)
-        except FileNotFoundError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-    def journal_size(self, generation: int) -> int:
-        try:
-            return os.stat(self._journal_path(generation)).st_size
-        except FileNotFoundError:
-            return 0
-
-    def read_journal(self, generation: int, offset: int) -> tuple[bytes, int]:
-        try:
-            with open(self._journal_path(generation), "rb") as fh:
-                fh.seek(offset)
-                data = complete_lines(fh.read())
-        except FileNotFoundError:
-            return b"", offset
-        return data, offset + len(data)
-
-    def append_journal(self, generation: int, line: bytes) -> int:
-        return _append(self._journal_path(generation), line, self.fsync)
-
-    # -- streams --------------------------------------------------------------------------------
-    def append_stream(self, name: str, data: bytes) -> None:
-        path = os.path.join(self.root, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        _append(path, data, self.fsync)
-
-    def read_stream(self, name: str, offset: int = 0) -> bytes:
-        try:
-            with open(os.path.join(self.root, name), "rb") as fh:
-                fh.seek(offset)
-                return complete_lines(fh.read())
-        except FileNotFoundError:
-            return b""
-
-    def stream_size(self, name: str) -> int:
-        try:
-            return os.stat(os.path.join(self.root, name)).st_size
-        except FileNotFoundError:
-            return 0
-
-    def replace_stream(self, name: str, data: bytes) -> None:
-        path = os.path.join(self.root, name)
-        fd, tmp = tempfile.mkstemp(prefix="stream-", dir=os.path.join(self.root, "tmp"))
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-
-    # -- blobs ----------------------------------------------------------------------------------
-    def _blob_file(self, sha256: str) -> str:
-        return os.path.join(self.root, "artifacts", sha256[:2], sha256)
-
-    def put_blob(self, source: str) -> tuple[str, int]:
-        digest = hashlib.sha256()
-        fd, tmp = tempfile.mkstemp(prefix="blob-", dir=os.path.join(self.root, "tmp"))
-        try:
-            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-                size = 0
-                for chunk in iter(lambda: src.read(_CHUNK), b""):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-                if self.fsync:
-                    out.flush()
-                    os.fsync(out.fileno())
-            sha = digest.hexdigest()
-            target = self._blob_file(sha)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return sha, size
-
-    def blob_path(self, sha256: str) -> str:
-        path = self._blob_file(sha256)
-        if not os.path.exists(path):
-            raise NotFound(
-                f"The artifact file {sha256[:12]}... is missing from the store {self.root}."
-            )
-        if sha256_of(path) != sha256:
-            raise IntegrityError(
-                f"The artifact file {path} does not match the sha256 recorded when it was logged: "
-                "it was changed on disk. Nothing was loaded; log the artifact again."
-            )
-        return path
-
-
-def _append(path: str, data: bytes, fsync: bool) -> int:
-    """Append ``data`` with one write, terminating a line torn by a killed writer first."""
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            data = b"\n" + data
-        written = 0
-        while written < len(data):
-            written += os.write(fd, data[written:])
-        if fsync:
-            os.fsync(fd)
-        return size + len(data)
-    finally:
-        os.close(fd)
 
 
 class MemoryStorage(BaseStorage):
@@ -341,9 +225,10 @@ class MemoryStorage(BaseStorage):
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._snapshot: dict[str, dict[str, Any]] = {}
+        self._format: int | None = None
+        self._snapshot: str | None = None
         self._snapshot_count = 0
-        self._journals: dict[int, bytearray] = {0: bytearray()}
+        self._journals: dict[int, bytearray] = {}
         self._streams: dict[str, bytearray] = {}
         self._blobs: dict[str, bytes] = {}
         self._blob_dir = tempfile.mkdtemp(prefix="jupyter-mlops-mem-")
@@ -353,16 +238,25 @@ class MemoryStorage(BaseStorage):
         with self._lock:
             yield
 
-    def read_snapshot(self) -> dict[str, dict[str, Any]]:
-        return json.loads(json.dumps(self._snapshot))
+    def read_format(self) -> int | None:
+        return self._format
 
-    def write_snapshot(self, tables: dict[str, dict[str, Any]], generation: int) -> None:
-        self._snapshot = json.loads(json.dumps(tables))
+    def write_format(self, schema: int) -> None:
+        self._format = schema
+
+    def read_snapshot(self) -> Any:
+        return None if self._snapshot is None else json.loads(self._snapshot)
+
+    def write_snapshot(self, tables: dict[str, Any], generation: int) -> None:
+        self._snapshot = json.dumps(tables)
         self._snapshot_count += 1
         self._journals = {generation: bytearray()}
 
     def snapshot_id(self) -> object:
         return self._snapshot_count
+
+    def journals(self) -> list[int]:
+        return sorted(self._journals)
 
     def journal_size(self, generation: int) -> int:
         return len(self._journals.get(generation, b""))
@@ -371,22 +265,34 @@ class MemoryStorage(BaseStorage):
         data = complete_lines(bytes(self._journals.get(generation, b"")[offset:]))
         return data, offset + len(data)
 
-    def append_journal(self, generation: int, line: bytes) -> int:
-        journal = self._journals.setdefault(generation, bytearray())
-        journal += line
-        return len(journal)
+    def append_journal(self, generation: int, at: int, line: bytes) -> int:
+        return _append_at(self._journals.setdefault(generation, bytearray()), at, line)
 
-    def append_stream(self, name: str, data: bytes) -> None:
-        self._streams.setdefault(name, bytearray()).extend(data)
-
-    def read_stream(self, name: str, offset: int = 0) -> bytes:
-        return complete_lines(bytes(self._streams.get(name, b"")[offset:]))
+    def remove_journal(self, generation: int) -> None:
+        self._journals.pop(generation, None)
 
     def stream_size(self, name: str) -> int:
         return len(self._streams.get(name, b""))
 
-    def replace_stream(self, name: str, data: bytes) -> None:
+    def read_stream(self, name: str, offset: int = 0, end: int | None = None) -> bytes:
+        data = bytes(self._streams.get(name, b"")[offset:end])
+        return complete_lines(data) if end is None else data
+
+    def append_stream(self, name: str, at: int, data: bytes) -> int:
+        return _append_at(self._streams.setdefault(name, bytearray()), at, data)
+
+    def truncate_stream(self, name: str, length: int) -> None:
+        if name in self._streams:
+            del self._streams[name][length:]
+
+    def write_stream_file(self, name: str, data: bytes) -> None:
         self._streams[name] = bytearray(data)
+
+    def remove_stream_file(self, name: str) -> None:
+        self._streams.pop(name, None)
+
+    def list_streams(self) -> list[str]:
+        return sorted(self._streams)
 
     def put_blob(self, source: str) -> tuple[str, int]:
         with open(source, "rb") as fh:
@@ -405,3 +311,13 @@ class MemoryStorage(BaseStorage):
 
     def __del__(self) -> None:
         shutil.rmtree(getattr(self, "_blob_dir", ""), ignore_errors=True)
+
+
+def _append_at(buffer: bytearray, at: int, data: bytes) -> int:
+    if len(buffer) < at:
+        raise StoreError(
+            f"An in-memory stream is shorter ({len(buffer)} bytes) than committed ({at})."
+        )
+    del buffer[at:]
+    buffer += data
+    return len(buffer)
