@@ -67,10 +67,6 @@ class StoreDamaged(StoreError):
     """
 
 
-class ReadOnlyStore(StoreError):
-    """A write to a store that can only be read (a read-only mount, no write permission)."""
-
-
 class DiskFull(StoreError):
     """A write refused because the disk holding the store is full; nothing partial was kept."""
 
@@ -100,3 +96,10 @@ class ContractViolation(InvalidInput):
     def __init__(self, message: str, report: Any = None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class ReadOnlyStore(StoreError, Conflict):
+    """A write to a store that can only be read (a read-only mount, no write permission).
+
+    Also a ``Conflict``: the request is fine, the store's state refuses it (HTTP 409).
+    """

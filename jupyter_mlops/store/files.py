@@ -35,7 +35,14 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from jupyter_mlops.errors import DiskFull, IntegrityError, NotFound, ReadOnlyStore, StoreError
+from jupyter_mlops.errors import (
+    DiskFull,
+    IntegrityError,
+    NotFound,
+    ReadOnlyStore,
+    StoreDamaged,
+    StoreError,
+)
 from jupyter_mlops.store.state import SnapshotError
 from jupyter_mlops.store.storage import (
     _CHUNK,
@@ -55,18 +62,25 @@ FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
-class DiskIO:
-    """The system calls that change files; ``fault(op, path)`` may raise to simulate a failure.
+FAULT: Callable[[str, str], None] | None = None
+"""A fault hook for every :class:`DiskIO` of this process (tests set it)."""
 
-    ``op`` is one of ``open write fsync truncate replace unlink mkdir``.
+
+class DiskIO:
+    """The system calls that change files; a fault hook may raise to simulate a failure.
+
+    The hook (``fault`` of this instance, else the module's ``FAULT``) is called as
+    ``hook(op, path)`` before each call, ``op`` one of ``open write fsync truncate replace
+    unlink mkdir``; raising ``OSError(errno.ENOSPC, ...)`` there is a full disk at that write.
     """
 
     def __init__(self) -> None:
         self.fault: Callable[[str, str], None] | None = None
 
     def _check(self, op: str, path: str) -> None:
-        if self.fault is not None:
-            self.fault(op, path)
+        hook = self.fault or FAULT
+        if hook is not None:
+            hook(op, path)
 
     def open(self, path: str, flags: int) -> int:
         self._check("open", path)
@@ -315,7 +329,7 @@ class FileStorage(BaseStorage):
             try:
                 size = os.fstat(fd).st_size
                 if size < at:
-                    raise StoreError(
+                    raise StoreDamaged(
                         f"{path} holds {size} bytes but {at} were committed: it was cut short "
                         f"or replaced outside jupyter_mlops. {repair_advice(self.root)}"
                     )
@@ -348,7 +362,7 @@ class FileStorage(BaseStorage):
         if end is None:
             return complete_lines(data)
         if len(data) < end - offset:
-            raise StoreError(
+            raise StoreDamaged(
                 f"{path} holds fewer bytes than were committed ({end}): it was cut short or "
                 f"deleted outside jupyter_mlops. {repair_advice(self.root)}"
             )

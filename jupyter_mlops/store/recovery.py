@@ -22,13 +22,23 @@ def prepare(storage: BaseStorage) -> None:
     schema = storage.read_format()
     refuse_newer(storage, schema)
     if schema is None:
-        if storage.read_snapshot() is not None or storage.journals():
+        if not _new(storage):
             raise damaged(storage, "FORMAT", "it is missing", "store.json and the journal")
-        storage.write_snapshot(State().snapshot(), 0)
+        storage.write_snapshot(State().snapshot(), 0)  # first: FORMAT says the store exists
         storage.write_format(SCHEMA)
     elif schema < SCHEMA:
         migrate(storage)
     storage.cleanup()
+
+
+def _new(storage: BaseStorage) -> bool:
+    """No store here yet, or only the empty snapshot of a creation that was interrupted."""
+    try:
+        data = storage.read_snapshot()
+    except SnapshotError:
+        return False
+    empty = data is None or data == State().snapshot()
+    return empty and not any(storage.journal_size(g) for g in storage.journals())
 
 
 def refuse_newer(storage: BaseStorage, schema: int | None) -> None:

@@ -4,6 +4,8 @@
 A daemon thread flushes the list to the store at least every ``interval`` seconds; runs ending,
 cells ending (the magics' hook) and interpreter exit flush it too. A failed flush keeps the points
 and warns once; they are retried on the next flush, and the user hears when they got through.
+Each batch is one store transaction (``log_metric_points``), which either commits whole or
+leaves nothing behind, so a retry never writes a point twice.
 
 A store behind a network (``Store.remote``, e.g. an MLflow server) may be slow or down, and a
 user's cell must not wait on it: for such stores writes that can wait (points, a run's final
@@ -134,8 +136,9 @@ class MetricBuffer:
             if not self._warned:
                 self._warned = True
                 warnings.warn(
-                    f"jupyter_mlops could not write to the store yet ({error}); metric points "
-                    "are kept in memory and sent when it answers again.",
+                    f"jupyter_mlops could not write to the store yet: {error} "
+                    f"{len(self._pending)} metric points are kept in memory and written as "
+                    "soon as the store takes them (you hear when it does).",
                     RuntimeWarning,
                     stacklevel=2,
                 )
