@@ -23,6 +23,7 @@ from typing import Any
 from jupyter_mlops.errors import StoreError
 from jupyter_mlops.store import journal
 from jupyter_mlops.store.files import FileStorage
+from jupyter_mlops.store.formats import metrics_stream
 from jupyter_mlops.store.recovery import complete_length
 from jupyter_mlops.store.state import SCHEMA, STREAMS, SnapshotError, State
 from jupyter_mlops.store.storage import sha256_of
@@ -208,10 +209,10 @@ def _check_streams(scan: _Scan, state: State) -> None:
             if bad:
                 scan.add(DAMAGE, name, f"{bad} records cannot be read")
     for run_id, run in runs.items():
-        if run.get("metrics") and f"metrics/{run_id[:2]}/{run_id}.tsv" not in docs:
+        if run.get("metrics") and metrics_stream(run_id) not in docs:
             scan.add(
                 DAMAGE,
-                f"metrics/{run_id[:2]}/{run_id}.tsv",
+                metrics_stream(run_id),
                 f"missing: the metric history of run {run_id} is lost (summaries remain)",
             )
     committed = {doc["file"] for doc in docs.values()}

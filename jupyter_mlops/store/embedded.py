@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import threading
 import time
@@ -74,55 +73,30 @@ from jupyter_mlops.errors import InvalidInput, NotFound
 from jupyter_mlops.store import journal, recovery
 from jupyter_mlops.store.base import MetricPoint, Store, StoreView, param_conflict
 from jupyter_mlops.store.files import FileStorage
-from jupyter_mlops.store.state import STREAMS, State, Tables, merged
+from jupyter_mlops.store.formats import (
+    check_stream,
+    clean_artifact_path,
+    metrics_stream,
+    parse_points,
+    records_stream,
+    summarize,
+)
+from jupyter_mlops.store.state import STREAMS, State, Transaction, merged
 from jupyter_mlops.store.storage import BaseStorage, MemoryStorage
 
-__all__ = ["EmbeddedStore", "merged"]
+__all__ = [
+    "EmbeddedStore",
+    "check_stream",
+    "clean_artifact_path",
+    "merged",
+    "parse_points",
+    "process_alive",
+    "process_start_time",
+    "summarize",
+]
 
 DEFAULT_COMPACT_BYTES = 4 << 20
 HISTORY_CACHE_RUNS = 64
-
-
-class _Transaction(StoreView):
-    """Collects a transaction's writes; reads see them (copy-on-write over the state)."""
-
-    def __init__(self, tables: Tables):
-        self._tables = tables
-        self._staged: dict[tuple[str, str], dict[str, Any] | None] = {}
-        self.ops: list[list[Any]] = []
-        self.appends: dict[str, list[bytes]] = {}
-
-    def get(self, table: str, doc_id: str) -> dict[str, Any] | None:
-        if (table, doc_id) in self._staged:
-            return self._staged[(table, doc_id)]
-        return self._tables.get(table, {}).get(doc_id)
-
-    def table(self, table: str) -> dict[str, dict[str, Any]]:
-        docs = dict(self._tables.get(table, {}))
-        for (name, doc_id), doc in self._staged.items():
-            if name != table:
-                continue
-            if doc is None:
-                docs.pop(doc_id, None)
-            else:
-                docs[doc_id] = doc
-        return docs
-
-    def put(self, table: str, doc_id: str, doc: dict[str, Any]) -> None:
-        self._staged[(table, doc_id)] = doc
-        self.ops.append(["put", table, doc_id, doc])
-
-    def merge(self, table: str, doc_id: str, fields: dict[str, Any]) -> None:
-        self._staged[(table, doc_id)] = merged(self.get(table, doc_id), fields)
-        self.ops.append(["merge", table, doc_id, fields])
-
-    def delete(self, table: str, doc_id: str) -> None:
-        self._staged[(table, doc_id)] = None
-        self.ops.append(["del", table, doc_id, None])
-
-    def append_stream(self, name: str, data: bytes) -> None:
-        """Stage ``data`` for the stream ``name``; written just before the commit."""
-        self.appends.setdefault(name, []).append(data)
 
 
 class EmbeddedStore(Store):
@@ -211,7 +185,7 @@ class EmbeddedStore(Store):
             raise self._storage.read_only_error()  # type: ignore[attr-defined]
         with self._storage.lock(exclusive=True):
             self._catch_up()
-            txn = _Transaction(self._state.tables)
+            txn = Transaction(self._state.tables)
             result = fn(txn)
             if txn.ops or txn.appends:
                 self._commit(txn.ops, txn.appends)
@@ -381,7 +355,7 @@ class EmbeddedStore(Store):
         data = "".join(f"{k}\t{s}\t{t}\t{v!r}\n" for k, v, s, t in points).encode()
 
         def body(txn: StoreView, run: dict[str, Any]) -> None:
-            txn.append_stream(_metrics_stream(run_id), data)  # type: ignore[attr-defined]
+            txn.append_stream(metrics_stream(run_id), data)  # type: ignore[attr-defined]
             txn.merge("runs", run_id, {"metrics": summarize(run.get("metrics", {}), points)})
 
         self._modify_run(run_id, body)
@@ -397,7 +371,7 @@ class EmbeddedStore(Store):
         """
         with self._storage.lock(exclusive=False):
             self._catch_up()
-            file, length = self._stream(_metrics_stream(run_id))
+            file, length = self._stream(metrics_stream(run_id))
             with self._cache_lock:  # panels refresh from background threads
                 cached = self._history_cache.pop(run_id, None)
                 if cached is None or cached[0] != length:
@@ -415,14 +389,14 @@ class EmbeddedStore(Store):
     # -- record streams -------------------------------------------------------------------------
     def append_records(self, stream: str, records: list[dict[str, Any]]) -> None:
         if records:
-            name = _records_stream(stream)
+            name = records_stream(stream)
             data = "".join(
                 json.dumps(r, separators=(",", ":"), default=str) + "\n" for r in records
             ).encode()
             self.transact(lambda txn: txn.append_stream(name, data))  # type: ignore[attr-defined]
 
     def read_records(self, stream: str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        name = _records_stream(stream)
+        name = records_stream(stream)
         with self._storage.lock(exclusive=False):
             self._catch_up()
             file, length = self._stream(name)
@@ -440,11 +414,11 @@ class EmbeddedStore(Store):
     def count_records(self, stream: str) -> int:
         with self._storage.lock(exclusive=False):
             self._catch_up()
-            file, length = self._stream(_records_stream(stream))
+            file, length = self._stream(records_stream(stream))
             return self._storage.read_stream(file, 0, length).count(b"\n")
 
     def trim_records(self, stream: str, keep: int) -> int:
-        name = _records_stream(stream)
+        name = records_stream(stream)
         if self._storage.read_only:
             raise self._storage.read_only_error()  # type: ignore[attr-defined]
         with self._storage.lock(exclusive=True):
@@ -489,70 +463,11 @@ class EmbeddedStore(Store):
         return self._storage.blob_path(record["sha256"])
 
 
-_STREAM_RE = re.compile(r"^[\w.-]+(/[\w.-]+)*$")
-
-
-def check_stream(stream: str) -> None:
-    """A record stream's name: path segments of letters, digits, ``_ - .``; no ``..``."""
-    if not isinstance(stream, str) or not _STREAM_RE.match(stream) or ".." in stream.split("/"):
-        raise InvalidInput(
-            f"Invalid stream name {stream!r}: use letters, digits, '_', '-', '.', '/'."
-        )
-
-
-def _records_stream(stream: str) -> str:
-    check_stream(stream)
-    return f"records/{stream}.jsonl"
-
-
-def parse_points(data: bytes) -> dict[str, list[MetricPoint]]:
-    """A metric log (tab-separated key, step, timestamp, value) grouped by key, in order."""
-    points: dict[str, list[MetricPoint]] = {}
-    for line in data.split(b"\n"):
-        try:
-            key, step, ts, value = line.split(b"\t")
-            name = key.decode()
-            points.setdefault(name, []).append((name, float(value), int(step), int(ts)))
-        except ValueError:
-            continue  # an empty or torn line (a killed writer)
-    return points
-
-
 def _encode(ops: list[list[Any]]) -> bytes:
     try:
         return journal.encode(ops)
     except (TypeError, ValueError) as e:
         raise InvalidInput(f"This write was refused: it cannot be stored as JSON ({e}).") from e
-
-
-def _metrics_stream(run_id: str) -> str:
-    return f"metrics/{run_id[:2]}/{run_id}.tsv"
-
-
-def summarize(summaries: dict[str, dict[str, Any]], points: list[MetricPoint]) -> dict[str, Any]:
-    """Per-key summaries (last, min, max, step, count, timestamp) updated with ``points``."""
-    out: dict[str, dict[str, Any]] = {}
-    for key, value, step, ts in points:
-        cur = out.get(key) or dict(summaries.get(key) or {"count": 0, "min": None, "max": None})
-        cur["count"] += 1
-        if value == value:  # NaN never becomes a min or max
-            cur["min"] = value if cur["min"] is None else min(cur["min"], value)
-            cur["max"] = value if cur["max"] is None else max(cur["max"], value)
-        if step >= cur.get("step", step):
-            cur.update(last=value, step=step, timestamp=ts)
-        out[key] = cur
-    return out
-
-
-def clean_artifact_path(path: str) -> str:
-    """A relative POSIX path inside the run, or ``InvalidInput``: nothing escapes the store."""
-    parts = [p for p in str(path).replace("\\", "/").split("/") if p not in ("", ".")]
-    if not parts or str(path).startswith("/") or ".." in parts:
-        raise InvalidInput(
-            f"Artifact path {path!r} must be relative and stay inside the run "
-            "(no leading '/', no '..'), e.g. 'plots/roc.png'."
-        )
-    return "/".join(parts)
 
 
 def process_alive(pid: Any, proc_start: Any) -> bool:

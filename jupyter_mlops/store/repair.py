@@ -28,8 +28,8 @@ from typing import Any
 from jupyter_mlops.errors import StoreError
 from jupyter_mlops.store import journal
 from jupyter_mlops.store.check import blob_files, metric_lines, referenced_blobs, stream_docs
-from jupyter_mlops.store.embedded import parse_points, summarize
 from jupyter_mlops.store.files import FileStorage
+from jupyter_mlops.store.formats import metrics_stream, parse_points, summarize
 from jupyter_mlops.store.recovery import complete_length, refuse_newer
 from jupyter_mlops.store.state import META, SCHEMA, STREAMS, SnapshotError, State
 from jupyter_mlops.store.storage import sha256_of
@@ -220,7 +220,7 @@ class _Repair:
             kept = self._stream(state, name, doc, runs)
             state.apply([["put", STREAMS, name, kept] if kept else ["del", STREAMS, name, None]])
         for run_id, run in runs.items():
-            if run.get("metrics") and f"metrics/{run_id[:2]}/{run_id}.tsv" not in docs:
+            if run.get("metrics") and metrics_stream(run_id) not in docs:
                 self.lost.append(
                     f"the metric history of run {run_id} (its log is missing; "
                     "the summaries are kept)"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from jupyter_mlops.store.base import StoreView
 from jupyter_mlops.store.journal import LineError, Ops, check_ops
 
 SCHEMA = 2
@@ -190,3 +191,45 @@ def _count(value: Any, what: str) -> int:
     if number < 0:
         raise SnapshotError(f"{what} is negative")
     return number
+
+
+class Transaction(StoreView):
+    """Collects a transaction's writes; reads see them (copy-on-write over the state)."""
+
+    def __init__(self, tables: Tables):
+        self._tables = tables
+        self._staged: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self.ops: list[list[Any]] = []
+        self.appends: dict[str, list[bytes]] = {}
+
+    def get(self, table: str, doc_id: str) -> dict[str, Any] | None:
+        if (table, doc_id) in self._staged:
+            return self._staged[(table, doc_id)]
+        return self._tables.get(table, {}).get(doc_id)
+
+    def table(self, table: str) -> dict[str, dict[str, Any]]:
+        docs = dict(self._tables.get(table, {}))
+        for (name, doc_id), doc in self._staged.items():
+            if name != table:
+                continue
+            if doc is None:
+                docs.pop(doc_id, None)
+            else:
+                docs[doc_id] = doc
+        return docs
+
+    def put(self, table: str, doc_id: str, doc: dict[str, Any]) -> None:
+        self._staged[(table, doc_id)] = doc
+        self.ops.append(["put", table, doc_id, doc])
+
+    def merge(self, table: str, doc_id: str, fields: dict[str, Any]) -> None:
+        self._staged[(table, doc_id)] = merged(self.get(table, doc_id), fields)
+        self.ops.append(["merge", table, doc_id, fields])
+
+    def delete(self, table: str, doc_id: str) -> None:
+        self._staged[(table, doc_id)] = None
+        self.ops.append(["del", table, doc_id, None])
+
+    def append_stream(self, name: str, data: bytes) -> None:
+        """Stage ``data`` for the stream ``name``; written just before the commit."""
+        self.appends.setdefault(name, []).append(data)
