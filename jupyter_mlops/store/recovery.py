@@ -92,11 +92,13 @@ def replay(
 
     The lines before a damaged one are applied, the damaged one and all after it are not.
     """
+    lines = data.split(b"\n")
+    lines.pop()  # data ends with a newline
+    txns = journal.decode_many(lines) if state.schema >= SCHEMA else None
     decode = journal.decoder(state.schema)
-    lines = data.split(b"\n")[:-1]
     for number, line in enumerate(lines):
         try:
-            ops = state.check(decode(line))
+            ops = state.check(txns[number] if txns is not None else decode(line))
         except journal.TornLine:
             offset += len(line) + 1
             continue

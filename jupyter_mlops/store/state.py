@@ -67,17 +67,28 @@ class State:
     # -- changes ------------------------------------------------------------------------------
     def check(self, ops: Any) -> Ops:
         """``ops`` if they can be applied; ``LineError`` saying why not (nothing is applied)."""
-        check_ops(ops)
-        exists: dict[tuple[str, str], bool] = {}
-        for verb, table, key, payload in ops:
+        if not isinstance(ops, list) or not ops:
+            return check_ops(ops)  # raises, saying what is wrong
+        exists: dict[tuple[str, str], bool] | None = None
+        for op in ops:
+            if not isinstance(op, list) or len(op) != 4:
+                return check_ops(ops)
+            verb, table, key, payload = op
+            if verb == "del":
+                good = payload is None
+            else:
+                good = (verb == "put" or verb == "merge") and isinstance(payload, dict)
+            if not (good and isinstance(table, str) and isinstance(key, str)):
+                return check_ops(ops)
             if verb != "del" and KEY in payload:
                 raise LineError(f"it writes the reserved field {KEY!r} into {table}/{key}")
             required = REQUIRED.get(table)
             if required is None:
                 continue
+            exists = {} if exists is None else exists
             here = exists.get((table, key), key in self.tables.get(table, {}))
             if verb == "put":
-                missing = [f for f in required if payload.get(f) is None]  # type: ignore[union-attr]
+                missing = [f for f in required if payload.get(f) is None]
                 if missing:
                     raise LineError(f"it stores {table}/{key} without {', '.join(missing)}")
             elif verb == "merge" and not here:
