@@ -144,6 +144,7 @@ DAMAGE = {
     "wrong shape": lambda line: framed(b'[["put","runs"]]'),
     "a run without experiment": lambda line: framed(b'[["put","runs","x",{"run_id":"x"}]]'),
     "a change to a missing run": lambda line: framed(b'[["merge","runs","nope",{"a":1}]]'),
+    "a stream without length": lambda line: framed(b'[["put","_streams","s",{"file":"s"}]]'),
     "not JSON": lambda line: framed(b"[[not json"),
     "binary": lambda line: b"\x00\xff\x13" * 30 + b"\n",
 }

@@ -88,11 +88,16 @@ def check_store(root: str, hashes: bool = True) -> CheckReport:
         raise StoreError(f"There is no store folder at {root}.")
     storage = FileStorage(root, read_only=True)  # never writes, whatever the folder allows
     scan = _Scan(storage)
-    with storage.lock(exclusive=False):
+    with storage.lock(exclusive=False):  # writers wait only while the state is read
         state = _check_state(scan)
+        docs = stream_docs(state, storage) if state is not None else {}
+        records = {n: d for n, d in docs.items() if not n.startswith("metrics/")}
         if state is not None:
-            _check_streams(scan, state)
-            _check_artifacts(scan, state, hashes)
+            _check_streams(scan, state, records)
+    if state is not None:  # committed metric bytes and artifact files never change
+        _check_streams(scan, state, {n: d for n, d in docs.items() if n not in records})
+        _check_orphans(scan, state, docs)
+        _check_artifacts(scan, state, hashes)
     _check_leftovers(scan)
     return CheckReport(storage.root, tuple(scan.findings), scan.counts)
 
@@ -171,7 +176,7 @@ def stream_docs(state: State, storage: FileStorage) -> dict[str, dict[str, Any]]
     """``_streams`` of ``state``; for a schema-1 store, every stream file as committed."""
     if state.schema >= SCHEMA:
         return dict(state.tables.get(STREAMS, {}))
-    return {n: {"file": n, "length": complete_length(storage, n)} for n in storage.list_streams()}
+    return {n: {"length": complete_length(storage, n)} for n in storage.list_streams()}
 
 
 def metric_lines(data: bytes) -> tuple[dict[str, int], int]:
@@ -192,11 +197,11 @@ def metric_lines(data: bytes) -> tuple[dict[str, int], int]:
     return counts, bad
 
 
-def _check_streams(scan: _Scan, state: State) -> None:
-    storage = scan.storage
-    docs = stream_docs(state, storage)
+def _check_streams(scan: _Scan, state: State, docs: dict[str, dict[str, Any]]) -> None:
     runs = state.tables.get("runs", {})
-    scan.counts["metric logs"] = sum(n.startswith("metrics/") for n in docs)
+    scan.counts["metric logs"] = scan.counts.get("metric logs", 0) + sum(
+        n.startswith("metrics/") for n in docs
+    )
     for name, doc in sorted(docs.items()):
         data = _committed(scan, name, doc)
         if data is None:
@@ -208,15 +213,18 @@ def _check_streams(scan: _Scan, state: State) -> None:
             bad = sum(not _json_line(line) for line in data.split(b"\n")[:-1])
             if bad:
                 scan.add(DAMAGE, name, f"{bad} records cannot be read")
-    for run_id, run in runs.items():
+
+
+def _check_orphans(scan: _Scan, state: State, docs: dict[str, dict[str, Any]]) -> None:
+    for run_id, run in state.tables.get("runs", {}).items():
         if run.get("metrics") and metrics_stream(run_id) not in docs:
             scan.add(
                 DAMAGE,
                 metrics_stream(run_id),
                 f"missing: the metric history of run {run_id} is lost (summaries remain)",
             )
-    committed = {doc["file"] for doc in docs.values()}
-    for name in storage.list_streams():
+    committed = {doc.get("file", name) for name, doc in docs.items()}
+    for name in scan.storage.list_streams():
         if name not in committed:
             scan.add(
                 NOTE,
@@ -226,7 +234,7 @@ def _check_streams(scan: _Scan, state: State) -> None:
 
 
 def _committed(scan: _Scan, name: str, doc: dict[str, Any]) -> bytes | None:
-    file, length = doc["file"], doc["length"]
+    file, length = doc.get("file", name), doc["length"]
     size = scan.storage.stream_size(file)
     if not os.path.exists(scan.storage.path(file)):
         if length:

@@ -202,9 +202,10 @@ class EmbeddedStore(Store):
         streams = self._state.tables.get(STREAMS, {})
         try:
             for name, chunks in appends.items():
-                doc = streams.get(name) or {"file": name, "length": 0}
-                written.append((doc["file"], doc["length"]))
-                length = self._storage.append_stream(doc["file"], doc["length"], b"".join(chunks))
+                doc = streams.get(name) or {"length": 0}
+                file = doc.get("file", name)
+                written.append((file, doc["length"]))
+                length = self._storage.append_stream(file, doc["length"], b"".join(chunks))
                 ops.append(["put", STREAMS, name, {**doc, "length": length}])
             size = self._storage.append_journal(self._state.generation, self._offset, _encode(ops))
         except BaseException:
@@ -235,9 +236,9 @@ class EmbeddedStore(Store):
         """Remove dead writers' leftovers: temporary files, uncommitted stream bytes and files."""
         self._storage.cleanup()
         streams = self._state.tables.get(STREAMS, {})
-        for doc in streams.values():
-            self._storage.truncate_stream(doc["file"], doc["length"])
-        kept = {doc["file"] for doc in streams.values()}
+        for name, doc in streams.items():
+            self._storage.truncate_stream(doc.get("file", name), doc["length"])
+        kept = {doc.get("file", name) for name, doc in streams.items()}
         for name in self._storage.list_streams():
             if name not in kept:
                 self._storage.remove_stream_file(name)
@@ -367,24 +368,29 @@ class EmbeddedStore(Store):
     def _histories(self, run_id: str) -> dict[str, list[MetricPoint]]:
         """Every key's points of a run, parsed once per commit to its log (small LRU cache).
 
-        Comparing runs asks for several metrics of each run; the log is read only once.
+        Comparing runs asks for several metrics of each run; the log is read only once. The
+        bytes are read under the lock and parsed after it, so writers never wait on a parse.
         """
         with self._storage.lock(exclusive=False):
             self._catch_up()
             file, length = self._stream(metrics_stream(run_id))
             with self._cache_lock:  # panels refresh from background threads
                 cached = self._history_cache.pop(run_id, None)
-                if cached is None or cached[0] != length:
-                    cached = (length, parse_points(self._storage.read_stream(file, 0, length)))
-                self._history_cache[run_id] = cached  # most recently used last
-                while len(self._history_cache) > HISTORY_CACHE_RUNS:
-                    self._history_cache.pop(next(iter(self._history_cache)))
-                return cached[1]
+                if cached is not None and cached[0] == length:
+                    self._history_cache[run_id] = cached  # most recently used last
+                    return cached[1]
+            data = self._storage.read_stream(file, 0, length)
+        points = parse_points(data)
+        with self._cache_lock:
+            self._history_cache[run_id] = (length, points)
+            while len(self._history_cache) > HISTORY_CACHE_RUNS:
+                self._history_cache.pop(next(iter(self._history_cache)))
+        return points
 
     def _stream(self, name: str) -> tuple[str, int]:
         """A stream's file and committed length (the caller holds the lock)."""
         doc = self._state.tables.get(STREAMS, {}).get(name)
-        return (doc["file"], doc["length"]) if doc else (name, 0)
+        return (doc.get("file", name), doc["length"]) if doc else (name, 0)
 
     # -- record streams -------------------------------------------------------------------------
     def append_records(self, stream: str, records: list[dict[str, Any]]) -> None:
@@ -426,7 +432,8 @@ class EmbeddedStore(Store):
             doc = self._state.tables.get(STREAMS, {}).get(name)
             if doc is None:
                 return 0
-            lines = self._storage.read_stream(doc["file"], 0, doc["length"]).splitlines(True)
+            old = doc.get("file", name)
+            lines = self._storage.read_stream(old, 0, doc["length"]).splitlines(True)
             if len(lines) <= keep:
                 return len(lines)
             kept = b"".join(lines[len(lines) - keep :])
@@ -442,7 +449,7 @@ class EmbeddedStore(Store):
             except BaseException:
                 self._storage.remove_stream_file(new["file"])
                 raise
-            self._storage.remove_stream_file(doc["file"])
+            self._storage.remove_stream_file(old)
             return keep
 
     # -- artifacts ----------------------------------------------------------------------------

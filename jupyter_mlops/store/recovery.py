@@ -177,7 +177,7 @@ def load_all(storage: BaseStorage) -> State:
 def register_streams(state: State, storage: BaseStorage) -> None:
     """Record every stream file's complete lines as committed (schema 1 kept no lengths)."""
     for name in storage.list_streams():
-        doc = {"file": name, "length": complete_length(storage, name)}
+        doc = {"length": complete_length(storage, name)}
         state.apply([["put", STREAMS, name, doc]])
 
 

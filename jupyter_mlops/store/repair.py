@@ -225,7 +225,7 @@ class _Repair:
                     f"the metric history of run {run_id} (its log is missing; "
                     "the summaries are kept)"
                 )
-        committed = {d["file"] for d in state.tables.get(STREAMS, {}).values()}
+        committed = {d.get("file", n) for n, d in state.tables.get(STREAMS, {}).items()}
         for name in self.storage.list_streams():
             if name not in committed and name not in self.superseded:
                 self.quarantine(name, move=True)
@@ -234,7 +234,7 @@ class _Repair:
     def _stream(
         self, state: State, name: str, doc: dict[str, Any], runs: dict[str, Any]
     ) -> dict[str, Any] | None:
-        file, length = doc["file"], doc["length"]
+        file, length = doc.get("file", name), doc["length"]
         if not os.path.exists(self.storage.path(file)):
             if length:
                 self.lost.append(f"{file}: missing ({length} committed bytes)")

@@ -27,9 +27,14 @@ from jupyter_mlops.store.journal import LineError, Ops, check_ops
 SCHEMA = 2
 META = "_meta"
 STREAMS = "_streams"
-"""Per stream file: ``{"file": path, "length": committed bytes}`` (see ``embedded``)."""
+"""Per stream: ``{"length": committed bytes}``, plus ``"file"`` when the file has another name
+(a trimmed or repaired version); see ``embedded``."""
 KEY = "_key"
-REQUIRED = {"runs": ("run_id", "experiment_id"), "experiments": ("experiment_id", "name")}
+REQUIRED = {
+    "runs": ("run_id", "experiment_id"),
+    "experiments": ("experiment_id", "name"),
+    STREAMS: ("length",),
+}
 """Fields without which the rest of jupyter_mlops cannot use a document of these tables."""
 
 Tables = dict[str, dict[str, dict[str, Any]]]
@@ -86,12 +91,15 @@ class State:
             if required is None:
                 continue
             exists = {} if exists is None else exists
-            here = exists.get((table, key), key in self.tables.get(table, {}))
             if verb == "put":
-                missing = [f for f in required if payload.get(f) is None]
-                if missing:
-                    raise LineError(f"it stores {table}/{key} without {', '.join(missing)}")
-            elif verb == "merge" and not here:
+                for field in required:
+                    if payload.get(field) is None:
+                        raise LineError(f"it stores {table}/{key} without {field}")
+                if table == STREAMS:
+                    _check_stream_doc(table, key, payload, LineError)
+            elif verb == "merge" and not exists.get(
+                (table, key), key in self.tables.get(table, ())
+            ):
                 raise LineError(f"it updates {table}/{key}, which does not exist")
             exists[(table, key)] = verb != "del"
         return ops
@@ -148,16 +156,27 @@ class State:
             raise SnapshotError(f"table {table!r} is not an object of documents")
         keyed: dict[str, dict[str, Any]] = {}
         ids: dict[str, int] = {}
-        top = 0
-        for doc_id, doc in docs.items():
-            if not isinstance(doc, dict) or not isinstance(doc.get(KEY), str):
-                raise SnapshotError(f"document {doc_id} of table {table!r} has no {KEY}")
-            number = _count(doc_id, f"document id {doc_id!r} of table {table!r}")
-            key = doc.pop(KEY)
-            _check_doc(table, key, doc)
-            keyed[key], ids[key] = doc, number
-            top = max(top, number)
+        required = REQUIRED.get(table, ())
+        doc_id = None
+        try:  # one pass, no call per document: a big store opens in this loop
+            for doc_id, doc in docs.items():
+                key = doc.pop(KEY)
+                if type(key) is not str:
+                    raise TypeError
+                for field in required:
+                    if doc.get(field) is None:
+                        raise TypeError
+                keyed[key], ids[key] = doc, int(doc_id)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise SnapshotError(
+                f"document {doc_id} of table {table!r} is not a document with its {KEY} "
+                f"and {', '.join(required) or 'an integer id'}"
+            ) from None
+        if table == STREAMS:
+            for key, doc in keyed.items():
+                _check_stream_doc(table, key, doc, SnapshotError)
         self.tables[table], self.ids[table] = keyed, ids
+        top = max(ids.values(), default=0)
         self.next_ids[table] = max(top + 1, next_id if isinstance(next_id, int) else 1)
 
     @classmethod
@@ -192,6 +211,14 @@ def _check_doc(table: str, key: str, doc: dict[str, Any]) -> None:
     missing = [f for f in REQUIRED.get(table, ()) if doc.get(f) is None]
     if missing:
         raise SnapshotError(f"document {key!r} of table {table!r} has no {', '.join(missing)}")
+    if table == STREAMS:
+        _check_stream_doc(table, key, doc, SnapshotError)
+
+
+def _check_stream_doc(table: str, key: str, doc: dict[str, Any], error: type[ValueError]) -> None:
+    length = doc.get("length")
+    if not isinstance(doc.get("file", key), str) or type(length) is not int or length < 0:
+        raise error(f"{table}/{key} needs a whole length (and a file name, if any)")
 
 
 def _count(value: Any, what: str) -> int:
