@@ -27,7 +27,7 @@ from typing import Any
 
 from jupyter_mlops.errors import StoreError
 from jupyter_mlops.store import journal
-from jupyter_mlops.store.check import blob_files, metric_lines, referenced_blobs, stream_docs
+from jupyter_mlops.store.check import POINT_LINE, blob_files, referenced_blobs, stream_docs
 from jupyter_mlops.store.files import FileStorage
 from jupyter_mlops.store.formats import metrics_stream, parse_points, summarize
 from jupyter_mlops.store.recovery import complete_length, refuse_newer
@@ -273,7 +273,7 @@ class _Repair:
 
     def _metrics(self, state: State, file: str, data: bytes, run: dict[str, Any]) -> bytes:
         lines = data.split(b"\n")[:-1]
-        good = [line for line in lines if metric_lines(line + b"\n")[1] == 0]
+        good = [line for line in lines if POINT_LINE.fullmatch(line)]
         if len(good) < len(lines):
             self.lost.append(f"{file}: {len(lines) - len(good)} metric points could not be read")
         want = {
