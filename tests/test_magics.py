@@ -361,8 +361,10 @@ def test_in_a_real_kernel_a_failing_tracked_cell_fails_the_notebook(
     assert (ok.status, ok.metrics["x"], failed.status) == ("FINISHED", 1, "FAILED")
     assert ok.tags["mlops.source.name"] == str(path)
     assert ok.tags["mlops.source.type"] == "NOTEBOOK"
-    (line,) = [o for o in notebook.cells[1].outputs if o.output_type == "stream"]
-    assert LINE.match(line.text.strip())
+    # The summary is a display bundle: the text line, and HTML whose run name links the page.
+    (line,) = [o for o in notebook.cells[1].outputs if o.output_type == "display_data"]
+    assert LINE.match(line.data["text/plain"].strip())
+    assert f'href="#jupyter-mlops/run/{ok.id}"' in line.data["text/html"]
     error = notebook.cells[2].outputs[-1]
     assert error.output_type == "error" and error.ename == "ZeroDivisionError"
     assert "run_cell_magic" not in "\n".join(error.traceback)

@@ -186,14 +186,14 @@ class TrackingMagics(Magics):
         metrics = args.metrics or []
         problems = tr.log_variables(run, args.params or [], metrics, self.user_ns)
         tr.finish(run, seconds)
-        tr.say(tr.summary("✓", run, tr.headline(run.id, metrics), tr.duration(seconds)))
+        tr.say(tr.summary("✓", run, tr.headline(run.id, metrics), tr.duration(seconds)), run)
         tr.warn_line(problems)
 
     def _fail(self, run: Any, args: Any, error: BaseException, seconds: float) -> None:
         params, metrics = args.params or [], args.metrics or []
         tr.log_variables(run, params, metrics, self.user_ns, report_missing=False)
         status = tr.finish(run, seconds, error)
-        tr.say(tr.summary("✗", run, f"{status}: {type(error).__name__}", tr.duration(seconds)))
+        tr.say(tr.summary("✗", run, f"{status}: {type(error).__name__}", tr.duration(seconds)), run)
 
     # -- %mlops_track start | stop | status --------------------------------------------------------
     def _start(self, args: Any) -> None:

@@ -1,4 +1,4 @@
-"""``%mlops_runs`` and ``%mlops_compare``: the runs panel and the comparison panel as magics.
+"""``%mlops_runs``, ``%mlops_compare`` and ``%mlops_run``: the runs, comparison and run panels.
 
 Each magic parses its line, builds a panel from :mod:`jupyter_mlops.jupyter.panels` and
 displays it. A mistake (a bad filter, an unknown run or experiment) is one line of
@@ -119,6 +119,43 @@ class PanelMagics(Magics):
         args = parse(self.mlops_compare, line, "mlops_compare")
         panel = call(ComparePanel, args.runs, metrics=_flatten(args.metric), live=not args.no_live)
         display(panel)
+
+    @magic_arguments.magic_arguments()
+    @magic_arguments.argument(
+        "run", metavar="RUN_ID", help="A run id, a unique id prefix or a unique run name."
+    )
+    @magic_arguments.argument(
+        "-m",
+        "--metric",
+        nargs="+",
+        action="append",
+        metavar="METRIC",
+        help="Metrics to chart (default: the first few with more than one point).",
+    )
+    @line_magic
+    def mlops_run(self, line: str = "") -> None:
+        """Show the run page: params, metrics and charts, code, git, environment, artifacts.
+
+        One run whole: its attributes, params, every metric (last/min/max, charts of their
+        histories), tags, the cell's code, git commit and diff, Python and packages, datasets,
+        artifacts with previews (images, text, tables, models), its parent and child runs. The
+        same page opens in a JupyterLab tab from any run link or row of the MLOps side bar.
+        From Python: ``jupyter_mlops.jupyter.panels.RunPanel(run_id)``.
+
+        Examples
+        --------
+        In [1]: %mlops_run 3f2a9c1e
+
+        In [2]: %mlops_run gbm-lr0.2-depth3 -m val_loss val_accuracy
+
+        In [3]: %mlops_run {run.id}
+        """
+        from IPython.display import display
+
+        from jupyter_mlops.jupyter.panels_run import RunPanel
+
+        args = parse(self.mlops_run, line, "mlops_run")
+        display(call(RunPanel, args.run, charts=_flatten(args.metric)))
 
 
 def register(ipython: Any) -> None:

@@ -25,9 +25,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["ComparePanel", "RunsPanel"]  # noqa: F822 - loaded on first use by __getattr__
+__all__ = ["ComparePanel", "RunPanel", "RunsPanel"]  # noqa: F822 - loaded on first use by __getattr__
 
 _PANELS = {
+    "RunPanel": "jupyter_mlops.jupyter.panels_run",
     "RunsPanel": "jupyter_mlops.jupyter.panels_runs",
     "ComparePanel": "jupyter_mlops.jupyter.panels_compare",
 }
@@ -49,6 +50,8 @@ CSS = """<style>
 .jp-mlops-error {color: var(--jp-error-color1, #c00); font-family: var(--jp-code-font-family,
   monospace); white-space: pre-wrap; margin: 2px 0;}
 .jp-mlops-note {color: var(--jp-ui-font-color2, #555); font-size: var(--jp-ui-font-size1, 13px);}
+a.jp-mlops-run-link {color: var(--jp-content-link-color, #1976d2); text-decoration: none;}
+a.jp-mlops-run-link:hover {text-decoration: underline;}
 .jp-mlops-heading {font-weight: 600; font-size: var(--jp-ui-font-size2, 15px); margin: 8px 0 2px;}
 </style>"""
 
@@ -125,6 +128,19 @@ def html_table(
     parts.extend("<tr>" + "".join(row) + "</tr>" for row in rows)
     parts.append("</tbody></table></div>")
     return "".join(parts)
+
+
+RUN_LINK_PREFIX = "#jupyter-mlops/run/"
+"""Links to a run page start so: the JupyterLab extension opens the run's tab on a click."""
+
+
+def run_link(run_id: str, name: Any = None) -> str:
+    """A link to the run page of ``run_id`` (escaped); ``%mlops_run`` shows the same page."""
+    label = esc(name) if name else esc(str(run_id)[:8])
+    return (
+        f'<a class="jp-mlops-run-link" href="{RUN_LINK_PREFIX}{esc(run_id)}" '
+        f'title="Open the run page of {esc(run_id)} (or: %mlops_run {esc(run_id)})">{label}</a>'
+    )
 
 
 def png_img(png: bytes | None, alt: str) -> str:

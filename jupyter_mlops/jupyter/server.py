@@ -127,6 +127,8 @@ class RunsHandler(MlopsHandler):
             [o for o in self.get_query_arguments("order_by") if o.strip()],
             limit,
             offset,
+            self.get_query_argument("tree", "") in ("1", "true"),
+            self.get_query_argument("parent", None) or None,
         )
 
 
@@ -137,6 +139,15 @@ class RunHandler(MlopsHandler):
     async def get(self, run_id: str) -> None:
         """One run."""
         await self.reply(routes.run_detail, run_id)
+
+
+class RunPageHandler(MlopsHandler):
+    """``GET runs/<run_id>/page``: everything the run page shows, in one reply."""
+
+    @tornado.web.authenticated
+    async def get(self, run_id: str) -> None:
+        """The run page's data."""
+        await self.reply(routes.run_page, run_id)
 
 
 class MetricHistoryHandler(MlopsHandler):
@@ -271,6 +282,7 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     (r"experiments", ExperimentsHandler),
     (r"runs", RunsHandler),
     (rf"runs/{_RUN}", RunHandler),
+    (rf"runs/{_RUN}/page", RunPageHandler),
     (rf"runs/{_RUN}/metrics/(?P<key>.+)", MetricHistoryHandler),
     (rf"runs/{_RUN}/artifacts/(?P<path>.+)", ArtifactHandler),
     (r"models", ModelsHandler),

@@ -88,20 +88,47 @@ def runs_page(
     order_by: list[str],
     limit: int,
     offset: int,
+    tree: bool = False,
+    parent: str | None = None,
 ) -> dict[str, Any]:
-    """``GET runs``: one page of the matching runs, their total, and the keys they use."""
+    """``GET runs``: one page of the matching runs, their total, and the keys they use.
+
+    With ``tree``, nested runs fold under their parents: the page holds the top-level runs
+    (those whose parent does not match), or with ``parent`` that run's matching children; each
+    row's ``child_count`` says how many matching children it has.
+    """
     from jupyter_mlops.tracking import fluent
 
     matching = fluent.find_runs(experiments or None, filter or None, order_by or None)
-    page = matching[offset : offset + limit]
+    counts = child_counts(matching)
+    listed = level(matching, parent) if tree or parent else matching
+    page = listed[offset : offset + limit]
     return {
-        "runs": [run_row(r) for r in page],
-        "total": len(matching),
+        "runs": [{**run_row(r), "child_count": counts.get(r["run_id"], 0)} for r in page],
+        "total": len(listed),
         "offset": offset,
         "limit": limit,
         "metric_keys": _keys(matching, "metrics"),
         "param_keys": _keys(matching, "params"),
     }
+
+
+def child_counts(runs: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """How many of ``runs`` each run id is the parent of."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        parent = run.get("parent_run_id")
+        if parent:
+            counts[parent] = counts.get(parent, 0) + 1
+    return counts
+
+
+def level(runs: list[dict[str, Any]], parent: str | None) -> list[dict[str, Any]]:
+    """The runs directly under ``parent``; ``None``: those whose parent is not in ``runs``."""
+    if parent is not None:
+        return [r for r in runs if r.get("parent_run_id") == parent]
+    ids = {r["run_id"] for r in runs}
+    return [r for r in runs if r.get("parent_run_id") not in ids]
 
 
 def _keys(runs: Iterable[dict[str, Any]], section: str) -> list[str]:
@@ -144,6 +171,14 @@ def run_detail(run_id: str) -> dict[str, Any]:
             "artifacts": artifacts,
         }
     }
+
+
+def run_page(run_id: str) -> dict[str, Any]:
+    """``GET runs/<id>/page``: the run page (see :func:`jupyter_mlops.viz.run_page.run_page`)."""
+    from jupyter_mlops.tracking import fluent
+    from jupyter_mlops.viz.run_page import run_page as build
+
+    return build(fluent.get_run(run_id).id)  # get_run: a helpful NotFound for unknown ids
 
 
 def metric_history(run_id: str, key: str) -> dict[str, Any]:

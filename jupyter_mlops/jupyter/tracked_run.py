@@ -233,10 +233,25 @@ def quiet() -> bool:
     return os.environ.get("JUPYTER_MLOPS_QUIET", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def say(line: str) -> None:
-    """Print one summary line unless quiet."""
-    if not quiet():
+def say(line: str, run: fluent.ActiveRun | None = None) -> None:
+    """Show one summary line unless quiet; with ``run``, its name links to the run page.
+
+    The line is a display bundle: ``text/plain`` (what a terminal prints) and ``text/html``
+    whose run name is a link that the JupyterLab extension opens as the run's tab.
+    """
+    if quiet():
+        return
+    if run is None or not run.name or f"run {run.name} " not in line:
         print(line)
+        return
+    from IPython.display import display
+
+    from jupyter_mlops.jupyter.panels import esc, run_link
+
+    before, after = line.split(f"run {run.name} ", 1)
+    html = f"{esc(before)}run {run_link(run.id, run.name)} {esc(after)}"
+    display({"text/plain": line, "text/html": f'<div class="jp-mlops-summary">{html}</div>'},
+            raw=True)  # fmt: skip
 
 
 def warn_line(problems: list[str]) -> None:

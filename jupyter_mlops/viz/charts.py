@@ -102,15 +102,17 @@ def _natural_key(text: str) -> tuple[int, float, str]:
     return (0, number, text) if math.isfinite(number) else (1, 0.0, text.lower())
 
 
-def _downsample(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """At most :data:`MAX_POINTS` points: the lowest and highest of each bucket of steps.
+def _downsample(
+    steps: np.ndarray, values: np.ndarray, limit: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``limit`` (default :data:`MAX_POINTS`) points: each bucket's lowest and highest.
 
     Keeping both extremes of every bucket draws the same envelope as the full line (spikes
     included) at a fraction of the cost; a bucket with no number keeps a NaN, so gaps stay.
     """
-    size = steps.size
-    buckets = MAX_POINTS // 2
-    if size <= MAX_POINTS:
+    size, limit = steps.size, limit or MAX_POINTS
+    buckets = limit // 2
+    if size <= limit:
         return steps, values
     width = -(-size // buckets)
     padded = np.full(buckets * width, np.nan)
