@@ -20,6 +20,7 @@ import {
   IPromoteRequest,
   IRegisteredModel,
   IRunDetail,
+  IRunPage,
   IRunsPage,
   IRunsQuery,
   IStopReply
@@ -46,6 +47,10 @@ export function createApi(settings?: ServerConnection.ISettings): IMlopsApi {
     },
     getRun(runId: string): Promise<IRunDetail> {
       return call<IRunDetail>(`runs/${part(runId)}`);
+    },
+    /** Everything the run page shows, in one reply. */
+    getRunPage(runId: string): Promise<IRunPage> {
+      return call<IRunPage>(`runs/${part(runId)}/page`);
     },
     getMetricHistory(runId: string, key: string): Promise<IMetricHistory> {
       return call<IMetricHistory>(`runs/${part(runId)}/metrics/${part(key)}`);
@@ -86,7 +91,9 @@ export function runsQueryString(query: IRunsQuery): string {
     filter: query.filter?.trim() || null,
     order_by: query.order_by ?? [],
     limit: query.limit ?? null,
-    offset: query.offset ?? null
+    offset: query.offset ?? null,
+    tree: query.tree ? '1' : null,
+    parent: query.parent ?? null
   });
 }
 

@@ -16,6 +16,7 @@ import {
   SECTION_KEYS,
   SectionKey
 } from './model';
+import { RunPage, runIdOfLink } from './runPage';
 import { MlopsSidebar, SECTION_TITLES } from './sidebar';
 
 const PLUGIN_ID = 'jupyter-mlops:plugin';
@@ -24,6 +25,7 @@ namespace CommandIDs {
   export const open = 'jupyter-mlops:open-sidebar';
   export const refresh = 'jupyter-mlops:refresh';
   export const exportPipeline = 'jupyter-mlops:export-pipeline';
+  export const openRun = 'jupyter-mlops:open-run';
   export const section = (key: SectionKey) => `jupyter-mlops:open-${key}`;
 }
 
@@ -53,6 +55,53 @@ const plugin: JupyterFrontEndPlugin<void> = {
     labShell.add(sidebar, 'left', { rank: 600 });
 
     const { commands } = app;
+    const pages = new Map<string, RunPage>();
+    const openRun = (runId: string): RunPage => {
+      let page = pages.get(runId);
+      if (page && !page.isDisposed) {
+        void page.refresh();
+      } else {
+        page = new RunPage(model.api, runId, {
+          openRun: id =>
+            void commands.execute(CommandIDs.openRun, { runId: id })
+        });
+        pages.set(runId, page);
+        page.disposed.connect(() => pages.delete(runId));
+        labShell.add(page, 'main');
+      }
+      labShell.activateById(page.id);
+      return page;
+    };
+    model.runOpener = runId =>
+      void commands.execute(CommandIDs.openRun, { runId });
+    commands.addCommand(CommandIDs.openRun, {
+      label: args =>
+        args.runId
+          ? `Open Run ${String(args.runId).slice(0, 8)}`
+          : 'Open Run Page',
+      caption:
+        'Open the run page: params, metrics, code, git, artifacts, children',
+      execute: args => {
+        const runId = String(args.runId ?? '').trim();
+        return runId ? openRun(runId) : null;
+      }
+    });
+    // Run links in notebook outputs (tracked cells' summaries, %mlops_runs, %mlops_run...)
+    // are `#jupyter-mlops/run/<id>`: they open the run page instead of changing the hash.
+    document.addEventListener(
+      'click',
+      event => {
+        const target = event.target as HTMLElement | null;
+        const link = target?.closest?.('a') as HTMLAnchorElement | null;
+        const runId = runIdOfLink(link?.getAttribute('href') ?? null);
+        if (runId && !event.defaultPrevented) {
+          event.preventDefault();
+          event.stopPropagation();
+          void commands.execute(CommandIDs.openRun, { runId });
+        }
+      },
+      true
+    );
     commands.addCommand(CommandIDs.open, {
       label: 'Show MLOps Side Bar',
       caption: 'Open the MLOps panel in the left side bar',

@@ -246,6 +246,16 @@ export class MlopsModel implements IDisposable {
     return this._compare();
   }
 
+  /** Open the run page of `runId` (the plugin sets how: a main-area tab). */
+  openRun(runId: string): void {
+    this._runOpener?.(runId);
+  }
+
+  /** How {@link openRun} opens a run page. */
+  set runOpener(opener: ((runId: string) => void) | null) {
+    this._runOpener = opener;
+  }
+
   /** Forget the selection. */
   clearSelection(): void {
     this._selected = [];
@@ -503,4 +513,5 @@ export class MlopsModel implements IDisposable {
   private _selected: string[] = [];
   private _comparison: IComparison | null = null;
   private _model: string | null = null;
+  private _runOpener: ((runId: string) => void) | null = null;
 }

@@ -30,6 +30,8 @@ export interface IRunRow {
   params: Record<string, string>;
   /** Each metric's last value (`null` for NaN). */
   metrics: Record<string, number | null>;
+  /** How many matching runs are nested under this one. */
+  child_count?: number;
 }
 
 /** Body of `GET runs`: one page of the matching runs and their total. */
@@ -49,6 +51,9 @@ export interface IRunsQuery {
   order_by?: string[];
   limit?: number;
   offset?: number;
+  /** Fold nested runs: list the top-level runs only (or, with `parent`, its children). */
+  tree?: boolean;
+  parent?: string | null;
 }
 
 /** Summary of one metric of a run. */
@@ -76,6 +81,47 @@ export interface IRunDetail {
     datasets: Record<string, any>[];
     artifacts: IArtifact[];
   };
+}
+
+/** A run linked from the run page (its parent or a child). */
+export interface IRunLink {
+  run_id: string;
+  run_name: string;
+  experiment?: string;
+  status?: string;
+  start_time?: number | null;
+  metrics?: Record<string, number | null>;
+  missing?: boolean;
+}
+
+/** A text excerpt of an artifact. */
+export interface ITextPreview {
+  text: string;
+  truncated: boolean;
+}
+
+/** What the run page can show of an artifact. */
+export type IArtifactPreview =
+  | { kind: 'image'; mime: string }
+  | ({ kind: 'text' } & ITextPreview)
+  | { kind: 'table'; columns: string[]; rows: string[][]; truncated: boolean }
+  | { kind: 'model'; model: string };
+
+/** Body of `GET runs/<run_id>/page`: one run whole. */
+export interface IRunPage {
+  run: IRunDetail['run'] & { uri: string };
+  histories: Record<string, { step: number[]; value: (number | null)[] }>;
+  code: ({ path: string } & ITextPreview) | null;
+  git: (Record<string, string> & { diff?: ITextPreview | null }) | null;
+  environment:
+    (Record<string, string> & { requirements?: ITextPreview | null }) | null;
+  datasets: Record<string, any>[];
+  artifacts: (IArtifact & { preview: IArtifactPreview | null })[];
+  parent: IRunLink | null;
+  children: IRunLink[];
+  /** Sections other features add on the server (`register_section`). */
+  sections: Record<string, any>;
+  section_errors: Record<string, string>;
 }
 
 /** One point of a metric's history. */
@@ -246,6 +292,10 @@ export interface IDriftReport {
   window_start: string | null;
   window_end: string | null;
   columns: IDriftColumn[];
+  /** Monitoring windows: whether the window alerted, and which columns drifted. */
+  alert?: boolean;
+  drifted_columns?: string[];
+  status?: string | null;
 }
 
 /** The windows of one monitored name, oldest first. */
@@ -287,6 +337,7 @@ export interface IMlopsApi {
   listExperiments(): Promise<IExperiment[]>;
   searchRuns(query: IRunsQuery): Promise<IRunsPage>;
   getRun(runId: string): Promise<IRunDetail>;
+  getRunPage(runId: string): Promise<IRunPage>;
   getMetricHistory(runId: string, key: string): Promise<IMetricHistory>;
   listModels(): Promise<IRegisteredModel[]>;
   getModel(name: string): Promise<IModelDetail>;

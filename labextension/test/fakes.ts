@@ -101,6 +101,11 @@ export class FakeApi implements IMlopsApi {
     };
   }
 
+  async getRunPage(runId: string): Promise<any> {
+    this.calls.push(`page ${runId}`);
+    return { run: (await this.getRun(runId)).run, histories: {}, children: [] };
+  }
+
   async getRun(runId: string) {
     this.calls.push(`run ${runId}`);
     const row = this.runs.find(r => r.run_id === runId)!;

@@ -26,21 +26,32 @@ export class DriftSection {
       return;
     }
     const { reports, windows } = state.data;
-    if (reports.length === 0) {
+    if (reports.length === 0 && windows.length === 0) {
       this.node.replaceChildren(
         message(
-          'No drift reports. Save one with detect_drift(reference, current).save(name).'
+          'No drift yet. %mlops_drift REFERENCE CURRENT keeps its report here; ' +
+            'monitor(deployment) keeps its windows.'
         )
       );
       return;
     }
-    const chosen =
-      reports.find(r => r.report_id === this._model.driftReport) ?? reports[0];
-    this.node.replaceChildren(
-      this._list(reports, chosen),
-      columnsChart(chosen),
-      ...windows.map(series => overTime(series))
-    );
+    // Windows and their alerts show whether or not a report was saved.
+    const parts: HTMLElement[] = [];
+    const alerts = alertsBanner(windows);
+    if (alerts) {
+      parts.push(alerts);
+    }
+    if (reports.length) {
+      const chosen =
+        reports.find(r => r.report_id === this._model.driftReport) ??
+        reports[0];
+      parts.push(this._list(reports, chosen));
+      if (chosen.columns.length) {
+        parts.push(columnsChart(chosen));
+      }
+    }
+    parts.push(...windows.map(series => overTime(series)));
+    this.node.replaceChildren(...parts);
   }
 
   private _list(reports: IDriftReport[], chosen: IDriftReport): HTMLElement {
@@ -101,6 +112,45 @@ export class DriftSection {
   }
 
   private _all = false;
+}
+
+/** The alerting windows of every monitored series, newest first (at most five). */
+function alertsBanner(windows: IDriftSeries[]): HTMLElement | null {
+  const alerts = windows.flatMap(series =>
+    series.windows
+      .filter(w => w.alert ?? w.dataset_drift)
+      .map(w => ({ series: series.name, window: w }))
+  );
+  if (alerts.length === 0) {
+    return null;
+  }
+  alerts.sort((a, b) =>
+    String(b.window.window_start).localeCompare(String(a.window.window_start))
+  );
+  const box = element('div', 'jp-mlops-drift-alerts');
+  box.setAttribute('role', 'status');
+  box.appendChild(
+    element(
+      'p',
+      'jp-mlops-drift-alerts-title',
+      `⚠ ${alerts.length} drifted window${alerts.length === 1 ? '' : 's'}`
+    )
+  );
+  const list = element('ul', 'jp-mlops-drift-alert-list');
+  for (const { series, window } of alerts.slice(0, 5)) {
+    const columns = window.drifted_columns?.length
+      ? `: ${window.drifted_columns.slice(0, 4).join(', ')}`
+      : '';
+    list.appendChild(
+      element(
+        'li',
+        'jp-mlops-drift-alert',
+        `${series} · ${formatTime(window.window_start ?? window.created_at)}${columns}`
+      )
+    );
+  }
+  box.appendChild(list);
+  return box;
 }
 
 function columnsChart(report: IDriftReport): HTMLElement {

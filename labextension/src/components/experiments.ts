@@ -184,7 +184,13 @@ export class ExperimentsSection {
         )
       );
     } else if (pager?.total) {
-      parts.push(element('span', 'jp-mlops-hint', ' · click runs to compare'));
+      parts.push(
+        element(
+          'span',
+          'jp-mlops-hint',
+          ' · tick runs to compare, click a name to open it'
+        )
+      );
     }
     this._summary.replaceChildren(...parts);
   }

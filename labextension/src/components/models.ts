@@ -5,7 +5,7 @@
 import { MlopsModel } from '../model';
 import { IModelDetail, IModelVersion, IRegisteredModel } from '../tokens';
 import { promoteWithDialog } from './dialogs';
-import { element, formatAgo, formatTime, message } from './dom';
+import { element, formatAgo, formatNumber, formatTime, message } from './dom';
 
 export class ModelsSection {
   constructor(private readonly _model: MlopsModel) {
@@ -216,8 +216,7 @@ class PromoteForm {
     this._alias.setAttribute('aria-label', 'Alias');
     this._known.id = `jp-mlops-aliases-${++PromoteForm._count}`;
     this._alias.setAttribute('list', this._known.id);
-    this._checks.placeholder =
-      'checks, e.g. accuracy >= current - 0.01, f1 >= 0.8';
+    this._checks.placeholder = 'checks, e.g. accuracy >= current';
     this._checks.setAttribute('aria-label', 'Checks');
     const submit = element(
       'button',
@@ -227,7 +226,9 @@ class PromoteForm {
     submit.type = 'submit';
     const row = element('div', 'jp-mlops-form-row');
     row.append(this._version, this._alias, submit);
-    this.node.append(row, this._checks, this._known);
+    this._metrics.setAttribute('aria-label', 'Metrics the gate can check');
+    this.node.append(row, this._checks, this._metrics, this._note, this._known);
+    this._version.addEventListener('change', () => this._showMetrics());
     this.node.addEventListener('submit', event => {
       event.preventDefault();
       void this._submit();
@@ -261,6 +262,54 @@ class PromoteForm {
         return option;
       })
     );
+    this._showMetrics();
+  }
+
+  /**
+   * The chosen version's recorded metrics, beside the checks: the gate here can only compare
+   * those (there is no data in the side bar). A click adds `METRIC >= current`.
+   */
+  private _showMetrics(): void {
+    const version = this._detail?.versions.find(
+      v => String(v.version) === this._version.value
+    );
+    const metrics = (version?.lineage?.metrics ?? {}) as Record<
+      string,
+      number | null
+    >;
+    const keys = Object.keys(metrics)
+      .filter(k => metrics[k] !== null)
+      .sort();
+    const chips = keys.map(key => {
+      const chip = element(
+        'button',
+        'jp-mlops-promote-metric',
+        `${key} ${formatNumber(metrics[key])}`
+      );
+      chip.type = 'button';
+      chip.dataset.metric = key;
+      chip.title = `Add the check "${key} >= current"`;
+      chip.addEventListener('click', () => {
+        const checks = this._checks.value.trim();
+        const check = `${key} >= current`;
+        this._checks.value = checks ? `${checks}, ${check}` : check;
+      });
+      return chip;
+    });
+    this._metrics.replaceChildren(
+      element(
+        'span',
+        'jp-mlops-promote-note',
+        keys.length
+          ? `v${version?.version} recorded:`
+          : `v${version?.version ?? '?'} has no recorded metrics: only checks on data apply.`
+      ),
+      ...chips
+    );
+    this._note.textContent =
+      'Checks here compare these recorded metrics (a value, or "current" for the alias ' +
+      "holder's). Checks on held-out data need the data: in a notebook, %mlops_promote " +
+      `${this.name}/${version?.version ?? 'N'} ALIAS --check 'accuracy>=0.9' --data X_test y_test.`;
   }
 
   private async _submit(): Promise<void> {
@@ -294,4 +343,6 @@ class PromoteForm {
     'jp-mlops-promote-checks jp-mlops-input'
   );
   private readonly _known = element('datalist');
+  private readonly _metrics = element('div', 'jp-mlops-promote-metrics');
+  private readonly _note = element('p', 'jp-mlops-promote-note');
 }

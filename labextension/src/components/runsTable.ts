@@ -4,6 +4,7 @@
  * few either side) exist in the DOM, and their pages are fetched as the table scrolls to them.
  */
 import { MlopsModel } from '../model';
+import { ITreeRow } from '../runs';
 import { RunsPager } from '../runs';
 import { IRunRow } from '../tokens';
 import {
@@ -31,33 +32,111 @@ interface IColumn {
   value: (row: IRunRow) => string;
 }
 
-const FIXED_COLUMNS: IColumn[] = [
-  {
-    key: 'attributes.run_name',
-    title: 'Run',
-    width: 170,
-    value: r => r.run_name
-  },
+/** Width of the check box column (frozen at the left with the name). */
+const SELECT_WIDTH = 24;
+/** Width of the run name column. */
+const NAME_WIDTH = 108;
+
+const NAME_COLUMN: IColumn = {
+  key: 'attributes.run_name',
+  title: 'Run',
+  width: NAME_WIDTH,
+  value: r => r.run_name
+};
+
+const TRAILING_COLUMNS: IColumn[] = [
   {
     key: 'attributes.status',
     title: 'Status',
-    width: 78,
+    width: 82,
     value: r => r.status
   },
   {
     key: 'attributes.start_time',
     title: 'Started',
-    width: 118,
+    width: 96,
     value: r => formatAgo(r.start_time)
   },
   {
     key: 'attributes.duration_s',
     title: 'Duration',
-    width: 84,
+    width: 78,
     numeric: true,
     value: r => formatDuration(r.duration_s)
   }
 ];
+
+/** A title that may wrap after `_`, `.`, `-` and `/` (headers take two lines). */
+export function breakable(title: string): string {
+  return title.replace(/([_./-])/g, '$1\u200b');
+}
+
+/**
+ * A column wide enough for its title on two lines (within limits): headers read in full, not
+ * "la", and a few key metrics fit beside the frozen name at the side bar's default width.
+ */
+export function columnWidth(title: string, numeric: boolean): number {
+  const parts = breakable(title).split('\u200b');
+  let longest = Math.max(...parts.map(p => p.length));
+  if (parts.length === 1 && title.length > 9) {
+    longest = Math.ceil(title.length / 2); // one long word: two lines of half
+  } else if (parts.length > 2) {
+    // Two lines: the best split of the parts.
+    let best = title.length;
+    for (let i = 1; i < parts.length; i++) {
+      const a = parts.slice(0, i).join('').length;
+      best = Math.min(best, Math.max(a, title.length - a));
+    }
+    longest = Math.max(longest, best);
+  }
+  return Math.max(numeric ? 56 : 64, Math.min(longest * 6.6 + 16, 140));
+}
+
+/** Metrics worth a glance first: the sort key, those the filter names, then the others. */
+export function metricOrder(
+  keys: string[],
+  filter: string,
+  sortKey: string | null,
+  rows: IRunRow[] = []
+): string[] {
+  // Metrics of the top-level rows in view come before those only nested runs have.
+  const shown = new Map<string, number>();
+  for (const row of rows) {
+    for (const key of Object.keys(row.metrics)) {
+      shown.set(key, (shown.get(key) ?? 0) + 1);
+    }
+  }
+  const rank = (key: string): number => {
+    if (sortKey === `metrics.${key}`) {
+      return 0;
+    }
+    if (filter.includes(key)) {
+      return 1;
+    }
+    if (key === 'duration_s') {
+      return 4;
+    }
+    const training = /(^|\.)training_|^model-/.test(key);
+    return (training ? 3 : 2) + (rows.length && !shown.has(key) ? 3 : 0);
+  };
+  return [...keys].sort(
+    (a, b) =>
+      rank(a) - rank(b) ||
+      (shown.get(b) ?? 0) - (shown.get(a) ?? 0) ||
+      a.localeCompare(b)
+  );
+}
+
+function firstRows(pager: RunsPager): IRunRow[] {
+  const rows: IRunRow[] = [];
+  for (let i = 0; i < Math.min(pager.total ?? 0, 50); i++) {
+    const row = pager.row(i);
+    if (row) {
+      rows.push(row);
+    }
+  }
+  return rows;
+}
 
 /** The virtualized table of the model's current runs. */
 export class RunsTable {
@@ -108,33 +187,46 @@ export class RunsTable {
   }
 
   private _columns(pager: RunsPager | null): IColumn[] {
-    const metrics: IColumn[] = (pager?.metricKeys ?? []).map(key => ({
+    const keys = metricOrder(
+      pager?.metricKeys ?? [],
+      this._model.filter,
+      this._model.order?.key ?? null,
+      pager ? firstRows(pager) : []
+    );
+    const metrics: IColumn[] = keys.map(key => ({
       key: `metrics.${key}`,
       title: key,
-      width: 84,
+      width: columnWidth(key, true),
       numeric: true,
       value: r => formatNumber(r.metrics[key])
     }));
     const params: IColumn[] = (pager?.paramKeys ?? []).map(key => ({
       key: `params.${key}`,
       title: key,
-      width: 96,
+      width: columnWidth(key, false),
       value: r => r.params[key] ?? '—'
     }));
-    return [...FIXED_COLUMNS, ...metrics, ...params];
+    return [NAME_COLUMN, ...metrics, ...TRAILING_COLUMNS, ...params];
   }
 
   private _renderHeader(columns: IColumn[]): void {
     const order = this._model.order;
-    const cells = [element('span', 'jp-mlops-runs-cell jp-mlops-runs-select')];
+    const cells = [
+      element('span', 'jp-mlops-runs-cell jp-mlops-runs-select jp-mlops-frozen')
+    ];
     for (const column of columns) {
       const cell = element('button', 'jp-mlops-runs-cell jp-mlops-runs-sort');
       cell.type = 'button';
       cell.style.width = `${column.width}px`;
       cell.dataset.key = column.key;
-      cell.title = `Sort by ${column.key}`;
+      cell.title = `${column.title}: click to sort by ${column.key}`;
+      if (column === NAME_COLUMN) {
+        cell.classList.add('jp-mlops-frozen', 'jp-mlops-frozen-name');
+      }
       cell.setAttribute('role', 'columnheader');
-      cell.appendChild(element('span', 'jp-mlops-runs-title', column.title));
+      cell.appendChild(
+        element('span', 'jp-mlops-runs-title', breakable(column.title))
+      );
       if (order?.key === column.key) {
         cell.setAttribute(
           'aria-sort',
@@ -154,13 +246,13 @@ export class RunsTable {
       cells.push(cell);
     }
     this._header.replaceChildren(...cells);
-    this._width = 28 + columns.reduce((sum, c) => sum + c.width, 0);
+    this._width = SELECT_WIDTH + columns.reduce((sum, c) => sum + c.width, 0);
     this._header.style.width = `${this._width}px`;
   }
 
   private _renderRows(): void {
     const pager = this._pager;
-    const total = pager?.total ?? 0;
+    const total = pager?.shownTotal ?? 0;
     this._body.style.height = `${total * ROW_HEIGHT}px`;
     this._body.style.width = `${this._width}px`;
     this._fitHeight(total);
@@ -176,11 +268,11 @@ export class RunsTable {
       total - 1,
       Math.ceil((top + viewHeight) / ROW_HEIGHT) + OVERSCAN
     );
-    void pager.load(first, last).catch(() => undefined); // errors show through the model
+    void pager.loadShown(first, last).catch(() => undefined); // errors show through the model
     const selected = this._model.selected;
     const rows: HTMLElement[] = [];
     for (let index = first; index <= last; index++) {
-      rows.push(this._row(index, pager.row(index), selected));
+      rows.push(this._row(index, pager.shownRow(index), selected));
     }
     const active = document.activeElement as HTMLElement | null;
     const focusedIndex =
@@ -195,20 +287,26 @@ export class RunsTable {
   /** A table of a few runs is only as tall as its rows (plus a horizontal scroll bar). */
   private _fitHeight(total: number): void {
     const chrome = this.node.offsetHeight - this.node.clientHeight; // borders, scroll bar
-    const wanted = (Math.max(total, 1) + 1) * ROW_HEIGHT + Math.max(chrome, 2);
+    const header = this._header.offsetHeight || ROW_HEIGHT;
+    const wanted =
+      Math.max(total, 1) * ROW_HEIGHT + header + Math.max(chrome, 2);
     this.node.style.height = wanted < MAX_HEIGHT ? `${wanted}px` : '';
   }
 
   private _row(
     index: number,
-    run: IRunRow | undefined,
+    tree: ITreeRow,
     selected: readonly string[]
   ): HTMLElement {
+    const run = tree.run;
     const row = element('div', 'jp-mlops-run-row');
     row.setAttribute('role', 'row');
     row.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
     row.dataset.index = String(index);
-    const mark = element('span', 'jp-mlops-runs-cell jp-mlops-runs-select');
+    const mark = element(
+      'span',
+      'jp-mlops-runs-cell jp-mlops-runs-select jp-mlops-frozen'
+    );
     row.appendChild(mark);
     if (run === undefined) {
       row.classList.add('jp-mlops-loading');
@@ -218,33 +316,37 @@ export class RunsTable {
     row.dataset.runId = run.run_id;
     row.title = `${run.run_name} (${run.run_id}) in ${run.experiment}, started ${formatTime(run.start_time)}`;
     row.tabIndex = 0;
+    if (tree.depth > 0) {
+      row.classList.add('jp-mlops-child-row');
+      row.dataset.parentRunId = run.parent_run_id ?? '';
+    }
+    const toggle = () => void this._model.toggleRun(run.run_id);
     const position = selected.indexOf(run.run_id);
+    const box = element('input', 'jp-mlops-run-check');
+    box.type = 'checkbox';
+    box.checked = position >= 0;
+    box.setAttribute('aria-label', `Select ${run.run_name} to compare`);
+    box.addEventListener('click', event => event.stopPropagation());
+    box.addEventListener('change', toggle);
+    mark.appendChild(box);
     if (position >= 0) {
       row.classList.add('jp-mod-selected');
       row.setAttribute('aria-selected', 'true');
       mark.appendChild(swatch(position));
     }
     for (const column of this._columnsNow) {
-      const cell = element('span', 'jp-mlops-runs-cell', column.value(run));
-      cell.setAttribute('role', 'cell');
-      cell.style.width = `${column.width}px`;
-      if (column.numeric) {
-        cell.classList.add('jp-mlops-num');
-      }
-      if (column.key === 'attributes.run_name') {
-        cell.classList.add('jp-mlops-run-name');
-      } else if (column.key === 'attributes.status') {
-        cell.classList.add(
-          'jp-mlops-status',
-          `jp-mlops-status-${run.status.toLowerCase()}`
-        );
-      }
-      row.appendChild(cell);
+      row.appendChild(
+        column === NAME_COLUMN
+          ? this._nameCell(run, tree)
+          : this._cell(column, run)
+      );
     }
-    const toggle = () => void this._model.toggleRun(run.run_id);
     row.addEventListener('click', toggle);
     row.addEventListener('keydown', event => {
-      if (event.key === 'Enter' || event.key === ' ') {
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        this._model.openRun(run.run_id);
+      } else if (event.key === ' ') {
         event.preventDefault();
         toggle();
       }
@@ -252,10 +354,71 @@ export class RunsTable {
     return row;
   }
 
+  private _cell(column: IColumn, run: IRunRow): HTMLElement {
+    const cell = element('span', 'jp-mlops-runs-cell', column.value(run));
+    cell.setAttribute('role', 'cell');
+    cell.style.width = `${column.width}px`;
+    if (column.numeric) {
+      cell.classList.add('jp-mlops-num');
+    }
+    if (column.key === 'attributes.status') {
+      cell.classList.add(
+        'jp-mlops-status',
+        `jp-mlops-status-${run.status.toLowerCase()}`
+      );
+    }
+    return cell;
+  }
+
+  /** The frozen name cell: a fold caret for parents, a status dot, the name (opens the run). */
+  private _nameCell(run: IRunRow, tree: ITreeRow): HTMLElement {
+    const cell = element(
+      'span',
+      'jp-mlops-runs-cell jp-mlops-frozen jp-mlops-frozen-name jp-mlops-name-cell'
+    );
+    cell.setAttribute('role', 'cell');
+    cell.style.width = `${NAME_WIDTH}px`;
+    cell.style.paddingLeft = `${4 + tree.depth * 14}px`;
+    const children = run.child_count ?? 0;
+    if (tree.depth === 0 && children > 0) {
+      const open = this._pager?.isExpanded(run.run_id) ?? false;
+      const caret = element('button', 'jp-mlops-fold', open ? '▾' : '▸');
+      caret.type = 'button';
+      caret.title = `${open ? 'Fold' : 'Show'} ${children} nested run${children === 1 ? '' : 's'}`;
+      caret.setAttribute('aria-expanded', String(open));
+      caret.addEventListener('click', event => {
+        event.stopPropagation();
+        void this._pager?.toggleChildren(tree.root);
+      });
+      cell.appendChild(caret);
+    } else {
+      cell.appendChild(element('span', 'jp-mlops-fold-space'));
+    }
+    const dot = element(
+      'span',
+      `jp-mlops-status-dot jp-mlops-status-${run.status.toLowerCase()}`,
+      '●'
+    );
+    dot.title = run.status;
+    const name = element('a', 'jp-mlops-run-name', run.run_name);
+    name.href = `#jupyter-mlops/run/${encodeURIComponent(run.run_id)}`;
+    name.title = `Open the run page of ${run.run_name}`;
+    name.addEventListener('click', event => {
+      event.preventDefault();
+      event.stopPropagation();
+      this._model.openRun(run.run_id);
+    });
+    cell.append(dot, name);
+    if (children > 0) {
+      cell.dataset.children = String(children);
+    }
+    return cell;
+  }
+
   private readonly _header: HTMLElement;
   private readonly _body: HTMLElement;
   private _pager: RunsPager | null = null;
-  private _columnsNow: IColumn[] = FIXED_COLUMNS;
+  private _columnsNow: IColumn[] = [NAME_COLUMN, ...TRAILING_COLUMNS];
   private _headerSignature = '';
   private _width = 0;
   private _frame = 0;
