@@ -123,6 +123,21 @@ def lab_server(tmp_path: Path, lab_server_config: dict) -> Iterator[LabServer]:
 
 
 @pytest.fixture
+def lab_store(lab_server: LabServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point this process at the lab's store (as kernels and model servers are)."""
+    import jupyter_mlops as mlops
+    from jupyter_mlops.tracking import fluent
+
+    monkeypatch.setenv("JUPYTER_MLOPS_STORE", str(lab_server.store_dir))
+    mlops.set_tracking_uri(None)
+    fluent._tracker.experiment = None
+    yield lab_server.store_dir
+    while mlops.active_run() is not None:
+        mlops.end_run()
+    mlops.flush()
+
+
+@pytest.fixture
 def chromium() -> str:
     """The Chromium executable; fails the test with the fix when it is missing."""
     if not os.access(CHROMIUM, os.X_OK):

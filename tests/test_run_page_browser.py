@@ -1,5 +1,6 @@
-"""The run page, nested runs and the runs table at the side bar's default width, in a real
-JupyterLab in a real Chromium (marker ``browser``). Screenshots go to ``test-artifacts/``.
+"""The run page, nested runs and the runs table at the side bar's default width.
+
+A real JupyterLab in a real Chromium (marker ``browser``); screenshots go to ``test-artifacts/``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import pytest
 import jupyter_mlops as mlops
 from tests.test_sidebar_browser import (  # the same lab, store and page helpers
     SIDEBAR,
-    lab_store,  # noqa: F401 - a fixture
     open_sidebar,
     section,
     set_theme,

@@ -20,7 +20,6 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import jupyter_mlops as mlops
-from jupyter_mlops.tracking import fluent
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -33,18 +32,6 @@ loss = [0.9, 0.6, 0.45, 0.3, 0.24]"""
 
 
 # -- fixtures and helpers ------------------------------------------------------------------------
-@pytest.fixture
-def lab_store(lab_server, monkeypatch):
-    """Point this process at the lab's store (as kernels and model servers are)."""
-    monkeypatch.setenv("JUPYTER_MLOPS_STORE", str(lab_server.store_dir))
-    mlops.set_tracking_uri(None)
-    fluent._tracker.experiment = None
-    yield lab_server.store_dir
-    while mlops.active_run() is not None:
-        mlops.end_run()
-    mlops.flush()
-
-
 @pytest.fixture
 def dialogs(lab_page):
     """Every browser dialog (alert, confirm...) the page opens; each is dismissed."""
