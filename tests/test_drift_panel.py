@@ -22,7 +22,7 @@ from jupyter_mlops.store import get_store
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WIDGET = "application/vnd.jupyter.widget-view+json"
 XSS = "<img src=x onerror=alert(1)>"
-PNG = "data:image/png;base64,"
+PNG = '<svg class="jp-mlops-svg"'  # charts are themed inline SVG (JupyterLab's colours)
 HOUR_MS = 3_600_000
 OLD = 1_700_000_000_000 - 1_700_000_000_000 % HOUR_MS
 
@@ -63,7 +63,8 @@ def deployment(shell, frames):
 
 
 def _is_png(value) -> bool:
-    return bytes(value).startswith(b"\x89PNG")
+    """A themed chart: SVG whose text colour is JupyterLab's variable."""
+    return value.startswith(PNG) and "var(--jp-ui-font-color1" in value
 
 
 def _png_count(page: str) -> int:
@@ -77,17 +78,25 @@ def test_drift_panel_picker_table_and_static_fallback(frames):
     assert [v for _, v in panel.column_picker.options] == ["age", XSS, "city"]
     assert panel.column_picker.value == report.drifted_columns[0] == "age"
     assert "age — drift" in [label for label, _ in panel.column_picker.options]
-    first = bytes(panel.distribution_image.value)
-    assert _is_png(first) and _is_png(panel.scores_image.value)
+    first = panel.distribution_image.value
+    assert _is_png(first)
+    # One encoding with the side bar: bars of × threshold, the most drifted first and longest.
+    bars = panel.scores_image.value
+    assert bars.count('class="jp-mlops-bar ') + bars.count('class="jp-mlops-bar"') == 3
+    from jupyter_mlops.monitoring.charts import severity
+
+    rows = sorted(report.to_dict()["columns"], key=lambda r: -severity(r))
+    positions = [bars.index(f'title="{html.escape(r["column"])}"') for r in rows]
+    assert positions == sorted(positions) and "jp-mlops-bar-line" in bars  # longest first
     panel.column_picker.value = "city"
     assert _is_png(panel.distribution_image.value)
-    assert bytes(panel.distribution_image.value) != first
+    assert panel.distribution_image.value != first
 
     page = panel.static_html()
     assert XSS not in page and html.escape(XSS) in page
     assert "Dataset drift" in page or "No dataset drift" in page
     assert f"of {report.n_tested} tested columns drifted" in page
-    assert _png_count(page) >= 3  # scores, the chosen column, the drifted ones
+    assert _png_count(page) >= 2 and "jp-mlops-bars" in page  # bars, chosen + drifted columns
     bundle = panel._repr_mimebundle_()
     assert WIDGET in bundle and PNG in bundle["text/html"]
 
@@ -120,7 +129,7 @@ def test_monitor_panel_alert_banner_windows_and_picker(deployment):
 
     page = panel.static_html()
     assert "Drift alert" in page and "too few rows (5 &lt; 30)" in page
-    assert XSS not in page and _png_count(page) >= 3
+    assert XSS not in page and _png_count(page) >= 2  # over time, the window's distribution
     assert PNG in panel._repr_mimebundle_()["text/html"]
 
 

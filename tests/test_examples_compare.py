@@ -13,7 +13,7 @@ import jupyter_mlops as mlops
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "compare_runs.ipynb"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-PNG_IMG = '<img src="data:image/png;base64,'
+PNG_IMG = '<svg class="jp-mlops-svg"'  # themed charts (the name kept for the diff)
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -123,7 +123,7 @@ def test_nan_missing_and_hostile_values_are_shown_escaped(sweep):
     assert_escaped(panel.static_html())
     assert ">NaN<" in table  # the diverged run logged NaN
     assert "—" in table  # the diverged run has no model param
-    assert "diverged" in "".join(o for o, _ in panel.selection.options)
+    assert 'href="#jupyter-mlops/run/' in table  # each name links to its run page
 
 
 def seed_many(count):
@@ -159,7 +159,7 @@ def test_paging_through_ten_thousand_runs(tracking_store):
     assert panel.run_count == 10_000 and panel.page_count == 200
     assert "page 1 of 200" in panel.page_label.value and panel.prev_button.disabled
     assert panel.table_html.value.count("<tr>") == 2 + 50
-    assert len(panel.selection.options) == 50
+    assert sum(c.layout.display != "none" for c in panel.row_checks) == 50
     panel.next_button.click()
     assert panel.page == 1 and "run-00050" in panel.table_html.value
     panel.set_page(10_000)
@@ -174,15 +174,16 @@ def test_paging_through_ten_thousand_runs(tracking_store):
 def test_selection_across_pages_and_compare(sweep):
     panel = RunsPanel(experiments="sweep", page_size=2)
     assert panel.compare_button.disabled
-    first = panel.selection.options[0][1]
-    panel.selection.value = (first,)
+    first = panel.to_dataframe(page_only=True)["run_id"][0]
+    panel.row_checks[0].value = True  # the row's check box
     panel.next_button.click()
-    second = panel.selection.options[1][1]
-    panel.selection.value = (second,)
+    assert not panel.row_checks[0].value
+    second = panel.to_dataframe(page_only=True)["run_id"][1]
+    panel.row_checks[1].value = True
     assert panel.selected_run_ids == [first, second]
     assert "2 runs selected" in panel.selected_label.value
     panel.prev_button.click()
-    assert panel.selection.value == (first,)  # the selection survives paging
+    assert [c.value for c in panel.row_checks] == [True, False]  # it survives paging
     panel.compare_button.click()
     compared = panel.compare_panel
     assert isinstance(compared, ComparePanel)
@@ -222,8 +223,9 @@ def test_compare_panel_diff_toggle_best_runs_and_directions(sweep):
     panel.direction_dropdowns["loss"].value = "max"
     assert panel.best().loc["loss", "run"] == "lr-0.1"  # diverged's NaN never wins
     assert "lr-0.1" in panel.best_box.children[1].children[2].value
-    for image in (panel.history_image, panel.parallel_image, panel.scatter_image):
-        assert bytes(image.value).startswith(b"\x89PNG")
+    for chart in (panel.history_image, panel.parallel_image, panel.scatter_image):
+        svg = chart.value  # themed SVG: JupyterLab's colours, not a white box
+        assert svg.startswith("<svg") and "var(--jp-ui-font-color1" in svg
     before = panel.scatter_image.value
     panel.scatter_x.value, panel.scatter_y.value = "metrics.accuracy", "metrics.loss"
     assert panel.scatter_image.value != before
@@ -243,7 +245,7 @@ def test_display_bundle_has_the_widget_and_a_static_fallback(sweep):
     bundle = panel._repr_mimebundle_()
     assert bundle[WIDGET_VIEW]["model_id"] == panel.model_id
     html = bundle["text/html"]
-    assert html.count('<img src="data:image/png;base64,') == 3
+    assert html.count('<svg class="jp-mlops-svg"') == 3
     assert "Parameters" in html and "lr-0.01" in html
     runs = RunsPanel()._repr_mimebundle_()
     assert WIDGET_VIEW in runs and "<table" in runs["text/html"]
@@ -312,7 +314,7 @@ def test_mlops_compare_accepts_ids_prefixes_and_names(sweep, shell):
         shell.run_line_magic("mlops_compare", line)
     (output,) = captured.outputs
     assert output.data["text/plain"] == "<ComparePanel: 3 runs, metrics loss>"
-    assert output.data["text/html"].count("data:image/png;base64") == 3
+    assert output.data["text/html"].count('<svg class="jp-mlops-svg"') == 3
 
 
 @pytest.mark.parametrize(
@@ -336,3 +338,45 @@ def test_magic_help_has_usage_and_examples(shell):
         doc = shell.find_line_magic(name).__doc__
         assert f"%{name} [" in doc or f"%{name} " in doc
         assert "Examples" in doc and "In [1]: %" + name in doc
+
+
+def test_an_experiments_own_columns_every_column_sortable_and_the_order_in_force(
+    tracking_store,
+):
+    # Another experiment has params that sort before the sweep's ("alpha", "bootstrap"...).
+    with mlops.start_run(experiment="forest"):
+        mlops.log_params({"alpha": 1, "bootstrap": True, "ccp": 0})
+    for lr in (0.1, 0.5):
+        with mlops.start_run(name=f"gbm-{lr}", experiment="gbm-sweep"):
+            mlops.log_params({"learning_rate": lr, "max_depth": 3})
+            mlops.log_metrics({"train_loss": 1 - lr, "val_loss": lr, "val_accuracy": 1 - lr})
+    mlops.flush()
+    panel = RunsPanel(experiments="gbm-sweep", order_by="metrics.val_loss ASC")
+    assert list(panel.param_select.options) == ["learning_rate", "max_depth"]
+    assert "val_loss" in panel.metric_select.value  # named by the order: shown first
+    assert "alpha" not in panel.page_html()
+    values = dict(panel.sort_column.options).values()
+    assert {"metrics.val_loss.last", "metrics.train_loss.min", "params.max_depth"} <= set(values)
+    # The control shows the order in force, and the rows follow it.
+    assert panel.sort_column.value == "metrics.val_loss.last" and panel.sort_order.value is True
+    assert panel.to_dataframe()["run_name"].tolist() == ["gbm-0.1", "gbm-0.5"]
+    # A column not on screen still sorts.
+    panel.metric_select.value = ("val_accuracy",)
+    panel.sort_column.value = "metrics.train_loss.last"
+    assert panel.to_dataframe()["run_name"].tolist() == ["gbm-0.5", "gbm-0.1"]
+
+
+def test_nested_runs_fold_under_their_parent(tracking_store):
+    with mlops.start_run(name="pipeline", experiment="pipe") as parent:
+        for step in ("load", "train"):
+            with mlops.start_run(name=f"step-{step}", nested=True):
+                mlops.log_metric("seconds", 1.0)
+    mlops.flush()
+    panel = RunsPanel(experiments="pipe")
+    assert panel.to_dataframe()["run_name"].tolist() == ["pipeline"]
+    assert "(2 nested)" in panel.page_html()
+    panel.nested_box.value = True
+    names = panel.to_dataframe()["run_name"].tolist()
+    assert names[0] == "pipeline" and sorted(names[1:]) == ["step-load", "step-train"]
+    assert panel.page_html().count("↳") == 2
+    assert f"#jupyter-mlops/run/{parent.id}" in panel.page_html()

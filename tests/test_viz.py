@@ -303,3 +303,21 @@ def test_load_runs_by_id_prefix_and_name(tracking_store):
         compare.load_runs(["nope"])
     with pytest.raises(InvalidInput, match="at least one run"):
         compare.load_runs([])
+
+
+def test_themed_svg_uses_jupyterlab_colours_and_keeps_labels_inert():
+    from jupyter_mlops.viz.theme import figure_to_svg, theme_color
+
+    figure = charts.new_figure(4, 3)
+    ax = figure.add_subplot()
+    label = "--><img src=x onerror=alert(1)>"
+    ax.plot([0, 1, 2], [2, 1, 3], label=label, color="#1f77b4")
+    ax.set_title(label)
+    ax.legend()
+    svg = figure_to_svg(figure)
+    assert svg.startswith('<svg class="jp-mlops-svg"') and svg.rstrip().endswith("</svg>")
+    assert "<img" not in svg and "<!--" not in svg and "&lt;img" in svg  # text, never markup
+    assert "var(--jp-ui-font-color1" in svg and "#1f77b4" in svg  # greys themed, hues kept
+    assert "#ffffff" not in svg and "*{" not in svg  # no white box, no page-wide style
+    assert theme_color("#000000").startswith("var(--jp-ui-font-color1")
+    assert theme_color("#d62728") == "#d62728"

@@ -23,7 +23,6 @@ from jupyter_mlops.jupyter.panels import (
     format_cell,
     heading,
     html_table,
-    png_img,
 )
 from jupyter_mlops.viz import charts, compare
 
@@ -67,7 +66,7 @@ class ComparePanel(StaticFallback, widgets.VBox):
         self._runs = compare.load_runs(run_ids)
         self._fixed_metrics = list(metrics) if metrics else None
         self._lock = threading.RLock()
-        self._pngs: dict[str, bytes] = {}
+        self._svgs: dict[str, str] = {}
         self._histories: dict[str, Any] = {}
         self._closed = self._quiet = False
         self.refresher: LiveRefresher | None = None
@@ -255,10 +254,12 @@ class ComparePanel(StaticFallback, widgets.VBox):
             return
         self._show("scatter", self.scatter_image, charts.scatter_figure(self._frame, x, y))
 
-    def _show(self, key: str, image: widgets.Image, figure: Any) -> None:
-        png = charts.figure_to_png(figure)
-        self._pngs[key] = png
-        image.value = png
+    def _show(self, key: str, chart: widgets.HTML, figure: Any) -> None:
+        from jupyter_mlops.viz.theme import figure_to_svg
+
+        svg = figure_to_svg(figure)  # themed: follows JupyterLab's light and dark themes
+        self._svgs[key] = svg
+        chart.value = svg
 
     # -- live ----------------------------------------------------------------------------------
     def _tick(self) -> bool:
@@ -301,7 +302,7 @@ class ComparePanel(StaticFallback, widgets.VBox):
 
     # -- static fallback -----------------------------------------------------------------------
     def static_html(self) -> str:
-        """Tables and charts (embedded PNGs) for viewers without widgets."""
+        """Tables and charts (themed inline SVG) for viewers without widgets."""
         with self._lock:
             best = self.best()
             parts = [
@@ -314,7 +315,7 @@ class ComparePanel(StaticFallback, widgets.VBox):
                 _summary_table(self._runs, self.metrics, best),
             ]
             for key, title in CHARTS.items():
-                parts += [heading(title), png_img(self._pngs.get(key), title)]
+                parts += [heading(title), self._svgs.get(key, "")]
         return "".join(parts) + "</div>"
 
     def __repr__(self) -> str:
@@ -327,10 +328,9 @@ def _state(run: dict[str, Any]) -> tuple[Any, ...]:
     return (run.get("status"), run.get("metrics"), run.get("params"))
 
 
-def _image() -> widgets.Image:
-    """A PNG at its natural size, shrunk (never stretched) to the output's width."""
-    layout = widgets.Layout(max_width="100%", height="auto", align_self="flex-start")
-    return widgets.Image(format="png", layout=layout)
+def _image() -> widgets.HTML:
+    """A chart: themed inline SVG as wide as the output (up to 1.3 times its natural width)."""
+    return widgets.HTML(layout=widgets.Layout(width="100%"))
 
 
 def _rows(frame: Any) -> list[list[Any]]:

@@ -3,7 +3,7 @@
 Thin adapters over :mod:`jupyter_mlops.monitoring`: the reports come from ``detect_drift`` and
 ``monitor``, the figures from :mod:`jupyter_mlops.monitoring.charts`. A panel is a ``VBox`` of
 stock widgets; its static fallback (``text/html`` beside the widget view) holds the same tables
-and the charts as embedded PNGs, so the notebook reads in nbconvert, on GitHub and in VS Code.
+and the charts as themed inline SVG, so the notebook reads in nbconvert, on GitHub and in VS Code.
 Column names, statuses and alert texts are user strings: every one is escaped.
 """
 
@@ -22,34 +22,88 @@ from jupyter_mlops.jupyter.panels import (
     heading,
     html_table,
     note,
-    png_img,
 )
 from jupyter_mlops.monitoring.report import DriftReport
 
 STATIC_DISTRIBUTIONS = 6  # distributions the static fallback shows (the drifted columns first)
 SHOWN_ALERTS = 5
 SHOWN_WINDOWS = 48  # newest windows in the table (the chart shows them all)
+# Banners tint with a translucent red/green over the page, and their text is the theme's own
+# text colour: readable in the light and the dark theme (a light pink --jp-error-color3 under
+# the dark theme's light text was not).
 DRIFT_CSS = """<style>
 .jp-mlops-alert {border-left: 4px solid var(--jp-error-color1, #c00); padding: 4px 8px;
-  margin: 4px 0; background: var(--jp-error-color3, #fdd); color: var(--jp-ui-font-color1, #222);}
+  margin: 4px 0; background: rgba(211, 47, 47, 0.14); color: var(--jp-ui-font-color1, #222);}
 .jp-mlops-ok {border-left: 4px solid var(--jp-success-color1, #2a2); padding: 4px 8px;
-  margin: 4px 0;}
-.jp-mlops-table tr.jp-mlops-drifted td {background: rgba(200, 40, 40, 0.15);}
+  margin: 4px 0; background: rgba(56, 142, 60, 0.12); color: var(--jp-ui-font-color1, #222);}
+.jp-mlops-table tr.jp-mlops-drifted td {background: rgba(211, 47, 47, 0.14);}
+.jp-mlops-bars {display: grid; grid-template-columns: minmax(8em, max-content) 1fr 7em;
+  gap: 3px 8px; align-items: center; font-size: var(--jp-ui-font-size1, 13px);
+  color: var(--jp-ui-font-color1, #222); max-width: 1100px;}
+.jp-mlops-bar-name {text-align: right; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; max-width: 22em;}
+.jp-mlops-bar-track {position: relative; height: 14px;}
+.jp-mlops-bar {position: absolute; left: 0; top: 0; bottom: 0; border-radius: 1px;
+  background: var(--jp-ui-font-color3, #9e9e9e);}
+.jp-mlops-bar.jp-mlops-drifted {background: var(--jp-error-color1, #d32f2f);}
+.jp-mlops-bar-line {position: absolute; top: -3px; bottom: -3px; width: 0;
+  border-left: 2px dashed var(--jp-ui-font-color1, #212121);}
+.jp-mlops-bar-value {color: var(--jp-ui-font-color2, #616161);
+  font-variant-numeric: tabular-nums;}
+.jp-mlops-bars-axis {color: var(--jp-ui-font-color2, #616161);
+  font-size: var(--jp-ui-font-size0, 11px);}
 </style>"""
 TABLE_HEAD = ("column", "kind", "method", "statistic", "p-value", "threshold", "drifted",
               "status", "missing change")  # fmt: skip
 
 
-def _png(figure: Any) -> bytes:
-    from jupyter_mlops.viz.charts import figure_to_png
+def _svg(figure: Any) -> str:
+    """A figure as themed inline SVG (it follows JupyterLab's light and dark themes)."""
+    from jupyter_mlops.viz.theme import figure_to_svg
 
-    return figure_to_png(figure)
+    return figure_to_svg(figure)
 
 
-def _image() -> widgets.Image:
-    """A PNG at its natural size, shrunk (never stretched) to the output's width."""
-    layout = widgets.Layout(max_width="100%", height="auto", align_self="flex-start")
-    return widgets.Image(format="png", layout=layout)
+def _image() -> widgets.HTML:
+    """A chart: themed inline SVG, as wide as the output allows."""
+    return widgets.HTML(layout=widgets.Layout(width="100%"))
+
+
+def drift_bars(report: DriftReport) -> str:
+    """One bar per column, as wide as the output: how far past its threshold (line = 1×).
+
+    The side bar's encoding: longer means more drift for tests and distances alike; a bar
+    longer than 4× is drawn at 4× and says its value. Every column name is escaped.
+    """
+    from jupyter_mlops.monitoring.charts import SEVERITY_CAP, severity
+
+    rows = [(r, severity(r)) for r in report.to_dict()["columns"]]
+    rows.sort(key=lambda item: -(item[1] if item[1] is not None else -1))
+    cap = max(2.0, min(SEVERITY_CAP, max((s or 0) for _, s in rows) if rows else 2.0))
+    parts = []
+    for row, score in rows:
+        name = f'<span class="jp-mlops-bar-name" title="{esc(row["column"])}">' + (
+            f"{esc(row['column'])}</span>"
+        )
+        if score is None:
+            cell = f'<span class="jp-mlops-note">{esc(row["status"] or "not tested")}</span>'
+            parts.append(f"{name}{cell}<span></span>")
+            continue
+        width = min(score, cap) / cap * 100
+        kind = " jp-mlops-drifted" if row["drifted"] else ""
+        line = 100 / cap
+        track = (
+            f'<span class="jp-mlops-bar-track"><span class="jp-mlops-bar{kind}" '
+            f'style="width: {width:.1f}%"></span><span class="jp-mlops-bar-line" '
+            f'style="left: {line:.1f}%" title="threshold"></span></span>'
+        )
+        value = f"{score:.2g}×" + (" (cut)" if score > cap else "")
+        parts.append(f'{name}{track}<span class="jp-mlops-bar-value">{value}</span>')
+    axis = (
+        '<span></span><span class="jp-mlops-bars-axis">bar: × the threshold (dashed line = 1×, '
+        "drift at or past it; p-values count as log p / log threshold)</span><span></span>"
+    )
+    return f'<div class="jp-mlops-bars" role="img" aria-label="drift per column">{"".join(parts)}{axis}</div>'  # noqa: E501
 
 
 # -- HTML pieces -------------------------------------------------------------------------------
@@ -164,7 +218,7 @@ class DriftPanel(StaticFallback, widgets.VBox):
     def __init__(self, report: DriftReport, title: str = "Data drift"):
         self.title = title
         self._lock = threading.RLock()
-        self._pngs: dict[str | None, bytes] = {}
+        self._svgs: dict[str | None, str] = {}
         self.summary_html = widgets.HTML()
         self.table_html = widgets.HTML()
         self.scores_image = _image()
@@ -175,7 +229,7 @@ class DriftPanel(StaticFallback, widgets.VBox):
                 self.summary_html,
                 widgets.HTML(heading("Columns")),
                 self.table_html,
-                widgets.HTML(heading("Drift scores")),
+                widgets.HTML(heading("Drift per column")),
                 self.scores_image,
                 widgets.HTML(heading("Distribution")),
                 self.column_picker,
@@ -189,10 +243,10 @@ class DriftPanel(StaticFallback, widgets.VBox):
     def show(self, report: DriftReport) -> None:
         """Show another report (e.g. another window) in the same panel."""
         with self._lock:
-            self.report, self._pngs = report, {}
+            self.report, self._svgs = report, {}
             self.summary_html.value = CSS + DRIFT_CSS + heading(self.title) + summary_line(report)
             self.table_html.value = columns_table(report)
-            self.scores_image.value = self._chart(None)
+            self.scores_image.value = drift_bars(report)
             options = [(_option(r), r["column"]) for r in report.to_dict()["columns"]]
             self.column_picker.options = options
             self.column_picker.value = self._first_column()
@@ -202,16 +256,16 @@ class DriftPanel(StaticFallback, widgets.VBox):
         names = self.report.drifted_columns or self.report.columns["column"].tolist()
         return names[0] if names else None
 
-    def _chart(self, column: str | None) -> bytes:
-        """The PNG of the scores (``None``) or of one column's distributions, drawn once."""
+    def _chart(self, column: str) -> str:
+        """The SVG of one column's distributions, drawn once."""
         with self._lock:
-            if column not in self._pngs:
-                self._pngs[column] = _png(self.report.plot(column))
-            return self._pngs[column]
+            if column not in self._svgs:
+                self._svgs[column] = _svg(self.report.plot(column))
+            return self._svgs[column]
 
     def _render_distribution(self) -> None:
         column = self.column_picker.value
-        self.distribution_image.value = b"" if column is None else self._chart(column)
+        self.distribution_image.value = "" if column is None else self._chart(column)
 
     def static_html(self) -> str:
         """Verdict, table, scores and distributions (drifted columns first) as HTML."""
@@ -223,10 +277,10 @@ class DriftPanel(StaticFallback, widgets.VBox):
                 f'<div class="jp-mlops-panel">{self.summary_html.value}',
                 heading("Columns"),
                 self.table_html.value,
-                heading("Drift scores"),
-                png_img(self._chart(None), "drift scores"),
+                heading("Drift per column"),
+                drift_bars(self.report),
                 heading("Distributions"),
-                *[png_img(self._chart(c), f"{c}") for c in names[:STATIC_DISTRIBUTIONS]],
+                *[self._chart(c) for c in names[:STATIC_DISTRIBUTIONS]],
             ]  # fmt: skip
         return "".join(parts) + "</div>"
 
@@ -253,7 +307,7 @@ class MonitorPanel(StaticFallback, widgets.VBox):
     def __init__(self, result: Any):
         self.result = result
         self.banner_html = widgets.HTML(CSS + DRIFT_CSS + alert_banner(result))
-        self._over_time = _png(result.plot()) if result.results else b""
+        self._over_time = _svg(result.plot()) if result.results else ""
         self.over_time_image = _image()
         self.over_time_image.value = self._over_time
         self.windows_html = widgets.HTML(windows_table(result) if result.results else "")
@@ -292,7 +346,7 @@ class MonitorPanel(StaticFallback, widgets.VBox):
             alert_banner(result),
         ]
         if result.results:
-            parts += [png_img(self._over_time, "drift over time"), heading("Windows")]
+            parts += [self._over_time, heading("Windows")]
             parts.append(self.windows_html.value)
         if self.detail is not None:
             parts.append(self.detail.static_html())

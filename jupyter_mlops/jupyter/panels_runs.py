@@ -23,6 +23,7 @@ from jupyter_mlops.jupyter.panels import (
     format_cell,
     format_duration,
     html_table,
+    run_link,
 )
 from jupyter_mlops.viz import compare
 
@@ -30,6 +31,17 @@ PAGE_SIZE = 50
 AS_LOADED = "as loaded"  # the sort choice that keeps order_by's order (newest first by default)
 DEFAULT_PARAMS = 5
 DEFAULT_METRICS = 3
+ROW_PX = 26  # every row of the page is this tall, so the check boxes beside it line up
+_CHECK_LAYOUT = dict(width="24px", height=f"{ROW_PX}px", margin="0", padding="0")
+RUNS_CSS = f"""<style>
+.jp-mlops-runs-page tr {{height: {ROW_PX}px;}}
+.jp-mlops-runs-page th, .jp-mlops-runs-page td {{height: {ROW_PX}px; box-sizing: border-box;
+  padding-top: 0; padding-bottom: 0; line-height: {ROW_PX - 2}px; white-space: nowrap;}}
+.jp-mlops-runs-page {{border-collapse: separate; border-spacing: 0;}}
+.jp-mlops-checks .widget-checkbox, .jp-mlops-checks .widget-inline-hbox {{height: {ROW_PX}px;
+  min-height: 0;}}
+.jp-mlops-nested {{color: var(--jp-ui-font-color3, #999);}}
+</style>"""
 _FIXED = [
     ("run_name", "name"),
     ("experiment", "experiment"),
@@ -90,11 +102,13 @@ class RunsPanel(StaticFallback, widgets.VBox):
         self._predicate = compile_filter(filter)
         self._load()
         chosen = self._check_experiments(experiments)
+        self._initial = chosen
         self._table = compare.runs_table([])
         self._page, self._syncing = 0, False
         self._selected: list[str] = []
         self.compare_panel: Any = None
-        self._build(filter or "", chosen, params, metrics, f"{filter} {order_by}")
+        self._hint = f"{filter} {order_by}"
+        self._build(filter or "", chosen, params, metrics, self._hint)
         super().__init__(children=self._layout(), layout=widgets.Layout(width="100%"))
         self.add_class("jp-mlops-panel")
         self._wire()
@@ -153,8 +167,13 @@ class RunsPanel(StaticFallback, widgets.VBox):
         self._build_selection()
         self.compare_area = widgets.VBox()
 
+    def _chosen_runs(self, chosen: Sequence[str]) -> list[dict[str, Any]]:
+        wanted = set(chosen)
+        return [run for run in self._runs if run.get("experiment") in wanted]
+
     def _build_columns(self, params: Any, metrics: Any, hint: str) -> None:
-        all_params, all_metrics = compare.param_keys(self._runs), compare.metric_keys(self._runs)
+        own = self._chosen_runs(self._initial)  # the experiments' own keys, not the store's
+        all_params, all_metrics = compare.param_keys(own), compare.metric_keys(own)
         self.param_select = widgets.SelectMultiple(
             options=all_params,
             value=_defaults(params, all_params, DEFAULT_PARAMS, hint, "params."),
@@ -172,13 +191,19 @@ class RunsPanel(StaticFallback, widgets.VBox):
         )
 
     def _build_sorting(self) -> None:
+        column, ascending = _order_in_force(self._order_by)
+        self._initial_sort = column
         self.sort_column = widgets.Dropdown(description="Sort by", options=[(AS_LOADED, "")])
         self.sort_order = widgets.ToggleButtons(
             options=[("desc", False), ("asc", True)],
-            value=False,
+            value=ascending,
             style={"button_width": "64px"},
             tooltips=["descending", "ascending"],
         )
+        self.nested_box = widgets.Checkbox(
+            value=False, description="Show nested runs", indent=False,
+            layout=widgets.Layout(width="auto"),
+        )  # fmt: skip
 
     def _build_pager(self) -> None:
         self.prev_button = widgets.Button(description="Prev", icon="chevron-left")
@@ -186,9 +211,16 @@ class RunsPanel(StaticFallback, widgets.VBox):
         self.page_label = widgets.HTML()
 
     def _build_selection(self) -> None:
-        self.selection = widgets.SelectMultiple(
-            description="Select", rows=8, layout=widgets.Layout(width="50%")
+        self.row_checks = [
+            widgets.Checkbox(value=False, indent=False, layout=_CHECK_LAYOUT)
+            for _ in range(self.page_size)
+        ]
+        self.checks_box = widgets.VBox(
+            [widgets.HTML(layout=widgets.Layout(height=f"{2 * ROW_PX}px", margin="0"))]
+            + self.row_checks,
+            layout=widgets.Layout(width="28px", flex="none", margin=f"{ROW_PX // 3}px 0 0 0"),
         )
+        self.checks_box.add_class("jp-mlops-checks")
         self.selected_label = widgets.HTML()
         self.compare_button = widgets.Button(
             description="Compare selected",
@@ -201,16 +233,18 @@ class RunsPanel(StaticFallback, widgets.VBox):
         )
 
     def _layout(self) -> list[widgets.Widget]:
-        actions = widgets.VBox([self.selected_label, self.compare_button, self.clear_button])
+        actions = widgets.HBox([self.selected_label, self.compare_button, self.clear_button])
         return [
             self.title_html,
             widgets.HBox([self.experiment_select, self.filter_text, self.refresh_button]),
             self.error_html,
             self.columns_box,
-            widgets.HBox([self.sort_column, self.sort_order]),
-            self.table_html,
+            widgets.HBox([self.sort_column, self.sort_order, self.nested_box]),
+            widgets.HBox(
+                [self.checks_box, self.table_html], layout=widgets.Layout(overflow="visible")
+            ),
             widgets.HBox([self.prev_button, self.page_label, self.next_button]),
-            widgets.HBox([self.selection, actions]),
+            widgets.HBox([actions]),
             self.compare_area,
         ]
 
@@ -221,7 +255,9 @@ class RunsPanel(StaticFallback, widgets.VBox):
         self.filter_text.observe(self._on_filter, names="value")
         self.sort_column.observe(self._on_sort, names="value")
         self.sort_order.observe(self._on_sort, names="value")
-        self.selection.observe(self._on_select, names="value")
+        for index, check in enumerate(self.row_checks):
+            check.observe(lambda change, i=index: self._on_check(i, change), names="value")
+        self.nested_box.observe(lambda _: self._sort(), names="value")
         self.refresh_button.on_click(lambda _: self.refresh())
         self.prev_button.on_click(lambda _: self.set_page(self._page - 1))
         self.next_button.on_click(lambda _: self.set_page(self._page + 1))
@@ -242,22 +278,52 @@ class RunsPanel(StaticFallback, widgets.VBox):
 
     def _apply(self) -> None:
         """Rebuild the table from the cached runs (after a change of experiments, filter...)."""
-        self._table = compare.runs_table(
-            self._matching(), self.param_select.value, self.metric_select.value
-        )
+        self._sync_column_options()
         self._sort_options()
+        self._build_table()
         self._sort()
 
+    def _build_table(self) -> None:
+        params, metrics = list(self.param_select.value), list(self.metric_select.value)
+        column = self.sort_column.value or ""
+        if column.startswith("params.") and column[7:] not in params:
+            params.append(column[7:])
+        if column.startswith("metrics."):
+            key = column[8:].rsplit(".", 1)[0]
+            metrics += [] if key in metrics else [key]
+        self._table = compare.runs_table(self._matching(), params, metrics)
+
+    def _sync_column_options(self) -> None:
+        """The column choices follow the chosen experiments (their own params and metrics)."""
+        own = self._chosen_runs(self.experiment_select.value)
+        params, metrics = compare.param_keys(own), compare.metric_keys(own)
+        if (list(self.param_select.options), list(self.metric_select.options)) == (params, metrics):
+            return
+        self._syncing = True
+        try:
+            for select, keys, count, prefix in (
+                (self.param_select, params, DEFAULT_PARAMS, "params."),
+                (self.metric_select, metrics, DEFAULT_METRICS, "metrics."),
+            ):
+                kept = [key for key in select.value if key in keys]
+                select.options = keys
+                hint = f"{self._hint} {self.sort_column.value}"
+                select.value = kept or _defaults(None, keys, count, hint, prefix)
+        finally:
+            self._syncing = False
+
     def _sort_options(self) -> None:
+        """Every column the shown experiments have, not only those on screen."""
         options: list[tuple[str, str]] = [(AS_LOADED, "")]
         options += [(label, key) for key, label in _FIXED]
-        options += [(key, f"params.{key}") for key in self.param_select.value]
+        options += [(key, f"params.{key}") for key in self.param_select.options]
         options += [
             (f"{key} ({stat})", f"metrics.{key}.{stat}")
-            for key in self.metric_select.value
+            for key in self.metric_select.options
             for stat in compare.STATS
         ]
-        current = self.sort_column.value
+        current = self.sort_column.value or self._initial_sort
+        self._initial_sort = ""
         self._syncing = True
         try:
             self.sort_column.options = options
@@ -271,14 +337,17 @@ class RunsPanel(StaticFallback, widgets.VBox):
 
     def _on_sort(self, change: dict[str, Any]) -> None:
         if not self._syncing:
+            if change["owner"] is self.sort_column:
+                self._build_table()
             self._sort()
 
     def _sort(self) -> None:
         column = self.sort_column.value
         if column and column in self._table.columns:
-            self._shown = compare.sort_table(self._table, column, bool(self.sort_order.value))
+            ordered = compare.sort_table(self._table, column, bool(self.sort_order.value))
         else:
-            self._shown = self._table
+            ordered = self._table
+        self._shown = _fold(ordered, self.nested_box.value)
         self.set_page(0)
 
     def set_page(self, page: int) -> None:
@@ -322,24 +391,29 @@ class RunsPanel(StaticFallback, widgets.VBox):
         return self._shown.iloc[start : start + self.page_size]
 
     def _sync_selection(self) -> None:
-        rows = self._page_rows()
-        first = self._page * self.page_size + 1
-        names = zip(rows["run_id"], rows["run_name"], strict=True)
-        options = [(f"{first + i}. {name or rid[:8]}", rid) for i, (rid, name) in enumerate(names)]
+        ids = list(self._page_rows()["run_id"])
         self._syncing = True
         try:
-            self.selection.options = options
-            self.selection.value = [rid for rid in rows["run_id"] if rid in self._selected]
+            for index, check in enumerate(self.row_checks):
+                shown = index < len(ids)
+                check.layout.visibility = "visible" if shown else "hidden"
+                check.layout.display = None if shown else "none"
+                check.value = shown and ids[index] in self._selected
+                check.description_allow_html = False
+                check.tooltip = f"Select {ids[index]} to compare" if shown else None
         finally:
             self._syncing = False
         self._show_selected()
 
-    def _on_select(self, change: dict[str, Any]) -> None:
+    def _on_check(self, index: int, change: dict[str, Any]) -> None:
         if self._syncing:
             return
-        page_ids = set(self._page_rows()["run_id"])
-        kept = [rid for rid in self._selected if rid not in page_ids]
-        self._selected = kept + [rid for rid in change["new"] if rid not in kept]
+        ids = list(self._page_rows()["run_id"])
+        if index >= len(ids):
+            return
+        run_id = ids[index]
+        kept = [rid for rid in self._selected if rid != run_id]
+        self._selected = kept + [run_id] if change["new"] else kept
         self._show_selected()
 
     def _set_selected(self, run_ids: Iterable[str]) -> None:
@@ -417,13 +491,21 @@ class RunsPanel(StaticFallback, widgets.VBox):
         head += [f'<th colspan="3">{esc(key)}</th>' for key in metrics]
         head2 = [f"<th>{stat}</th>" for _ in metrics for stat in compare.STATS]
         body = [
-            _row(start + i + 1, record, params, metrics)
+            _row(start + i + 1, record, params, metrics, self._children.get(record["run_id"], 0))
             for i, record in enumerate(rows.to_dict("records"))
         ]
         if not body:
             width = 1 + len(_FIXED) + len(params) + 3 * len(metrics)
             body = [[f'<td colspan="{width}">No matching runs</td>']]
-        return html_table(head, body, head2)
+        return RUNS_CSS + html_table(head, body, head2).replace(
+            'class="jp-mlops-table"', 'class="jp-mlops-table jp-mlops-runs-page"', 1
+        )
+
+    @property
+    def _children(self) -> dict[str, int]:
+        from jupyter_mlops.jupyter.server_routes import child_counts
+
+        return child_counts(self._runs)
 
     def static_html(self) -> str:
         """The title, the page on screen and the pager line, for viewers without widgets."""
@@ -444,6 +526,47 @@ class RunsPanel(StaticFallback, widgets.VBox):
         return f"<RunsPanel: {len(self._shown)} runs, page {self._page + 1} of {self.page_count}>"
 
 
+def _order_in_force(order_by: Any) -> tuple[str, bool]:
+    """The sort control's column and direction for ``order_by`` (its first clause)."""
+    first = order_by if isinstance(order_by, str) else (order_by or [""])[0]
+    match = re.match(
+        r"\s*(metrics|params|attributes)\.(`[^`]+`|\S+)\s*(ASC|DESC)?\s*$", first or "", re.I
+    )
+    if not match:
+        return "", False
+    kind, key, way = match.group(1).lower(), match.group(2).strip("`"), match.group(3) or "ASC"
+    ascending = way.upper() == "ASC"
+    if kind == "metrics":
+        return f"metrics.{key}.last", ascending
+    if kind == "params":
+        return f"params.{key}", ascending
+    fixed = {key for key, _ in _FIXED}
+    return (key if key in fixed else ""), ascending
+
+
+def _fold(frame: Any, show_nested: bool) -> Any:
+    """Nested runs folded under their parents: hidden, or listed right after the parent."""
+    if frame.empty or "parent_run_id" not in frame:
+        return frame
+    ids, parents = frame["run_id"].tolist(), frame["parent_run_id"].tolist()
+    known = set(ids)
+    top = [i for i, parent in enumerate(parents) if parent not in known]
+    if not show_nested:
+        return frame.iloc[top]
+    under: dict[str, list[int]] = {}
+    for i, parent in enumerate(parents):
+        if parent in known:
+            under.setdefault(parent, []).append(i)
+    order, depth = [], []
+    for i in top:
+        order.append(i)
+        depth.append(0)
+        kids = under.get(ids[i], [])
+        order += kids
+        depth += [1] * len(kids)
+    return frame.iloc[order].assign(_depth=depth)
+
+
 def _defaults(chosen: Any, keys: list[str], count: int, hint: str, prefix: str) -> list[str]:
     """The columns asked for, else the keys named in the filter or order, then the first ones."""
     if chosen:
@@ -459,10 +582,18 @@ def _mentions(text: str, prefix: str, key: str) -> bool:
 
 
 def _row(
-    number: int, record: dict[str, Any], params: Sequence[str], metrics: Sequence[str]
+    number: int,
+    record: dict[str, Any],
+    params: Sequence[str],
+    metrics: Sequence[str],
+    children: int = 0,
 ) -> list[str]:
     cells = [f'<td class="jp-mlops-num">{number}</td>']
-    cells.append(f'<td title="{esc(record["run_id"])}">{format_cell(record["run_name"], 40)}</td>')
+    name = record["run_name"] or record["run_id"][:8]
+    name = name if len(name) <= 40 else name[:39] + "…"
+    nested = '<span class="jp-mlops-nested">↳ </span>' if record.get("_depth") else ""
+    folded = f' <span class="jp-mlops-note">({children} nested)</span>' if children else ""
+    cells.append(f"<td>{nested}{run_link(record['run_id'], name)}{folded}</td>")
     cells.append(f"<td>{format_cell(record['experiment'], 30)}</td>")
     cells.append(f"<td>{format_cell(record['status'])}</td>")
     cells.append(f"<td>{format_cell(record['start_time'])}</td>")

@@ -17,7 +17,6 @@ REFERENCE_COLOR = "#4c72b0"
 CURRENT_COLOR = "#dd8452"
 DRIFT_COLOR = "#c44e52"
 STABLE_COLOR = "#8c8c8c"
-P_FLOOR = 1e-16  # p-values below this are drawn at it on the log axis
 
 
 def _figure(width: float, height: float) -> Any:
@@ -34,51 +33,51 @@ def _message(text: str) -> Any:
     return fig
 
 
-def drift_scores(report: Any) -> Any:
-    """Bars of each tested column's drift score with its threshold drawn across the bar.
+def severity(row: dict) -> float | None:
+    """How far a tested column is past its drift threshold: 1 is the threshold, more is drift.
 
-    P-values (tests) and distances get separate panels: p-values on a log axis (drift to the
-    left of the threshold), distances on a linear one (drift to the right). Drifted columns are
-    red.
+    Distances count as ``statistic / threshold``; p-values (smaller is more drift) as
+    ``log(p) / log(threshold)``. One encoding for every method, so longer always means more
+    drift (the side bar draws the same numbers).
     """
-    rows = [r for r in _rows(report) if r["status"] == "ok"]
+    threshold = row.get("threshold")
+    if threshold is None or threshold <= 0:
+        return None
+    if row.get("p_value") is not None:
+        if threshold >= 1:
+            return None
+        return math.log(max(row["p_value"], 1e-300)) / math.log(threshold)
+    statistic = row.get("statistic")
+    return None if statistic is None else statistic / threshold
+
+
+SEVERITY_CAP = 4.0  # bars longer than 4x the threshold are drawn at 4x (and say so)
+
+
+def drift_scores(report: Any) -> Any:
+    """One bar per tested column: how far past its threshold it is (the line at 1x).
+
+    Longer means more drift, for tests (p-values) and distances alike; drifted columns are red.
+    """
+    rows = [r for r in _rows(report) if r["status"] == "ok" and severity(r) is not None]
     if not rows:
         return _message("No column could be tested: see the statuses in report.columns.")
-    groups = [
-        (
-            "p-value, log scale (drift left of the line)",
-            [r for r in rows if r["p_value"] is not None],
-        ),
-        ("distance (drift at or right of the line)", [r for r in rows if r["p_value"] is None]),
-    ]
-    groups = [g for g in groups if g[1]]
-    fig = _figure(5 * len(groups), 1.2 + 0.32 * max(len(g[1]) for g in groups))
-    for ax, (label, group) in zip(
-        fig.subplots(1, len(groups), squeeze=False)[0], groups, strict=True
-    ):
-        _score_bars(ax, group, log=label.startswith("p-value"))
-        ax.set_xlabel(label)
-    skipped = len(_rows(report)) - len(rows)
-    note = f"; {skipped} column(s) not tested" if skipped else ""
-    fig.suptitle(f"Drift scores: {_get(report, 'n_drifted')} drifted{note}")
-    return fig
-
-
-def _score_bars(ax: Any, rows: list[dict], log: bool) -> None:
+    rows.sort(key=lambda r: -(severity(r) or 0))
+    fig = _figure(7.5, 1.1 + 0.3 * len(rows))
+    ax = fig.add_subplot()
     y = np.arange(len(rows))
-    scores = [_score(r, log) for r in rows]
-    colors = [DRIFT_COLOR if r["drifted"] else STABLE_COLOR for r in rows]
-    ax.barh(y, scores, color=colors, height=0.6)
-    ax.vlines([r["threshold"] for r in rows], y - 0.4, y + 0.4, colors="black", linewidth=1.5)
+    scores = [min(severity(r) or 0, SEVERITY_CAP) for r in rows]
+    ax.barh(y, scores, color=[DRIFT_COLOR if r["drifted"] else STABLE_COLOR for r in rows],
+            height=0.6)  # fmt: skip
+    ax.axvline(1, color="black", linestyle="--", linewidth=1.2)
     ax.set_yticks(y, [f"{r['column']} ({r['method']})" for r in rows])
     ax.invert_yaxis()
-    if log:
-        ax.set_xscale("log")
-        ax.set_xlim(P_FLOOR / 2, 1.5)
-
-
-def _score(row: dict, log: bool) -> float:
-    return max(row["p_value"], P_FLOOR) if log else row["statistic"]
+    ax.set_xlim(0, max(2.0, max(scores) * 1.05))
+    ax.set_xlabel("× threshold (1 = the threshold; longer = more drift)")
+    skipped = len(_rows(report)) - len(rows)
+    note = f"; {skipped} column(s) not tested" if skipped else ""
+    fig.suptitle(f"Drift per column: {_get(report, 'n_drifted')} drifted{note}")
+    return fig
 
 
 def distribution(report: Any, column: str) -> Any:

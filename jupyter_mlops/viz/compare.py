@@ -280,7 +280,7 @@ def runs_table(
     -------
     pandas.DataFrame
         Columns ``run_id, run_name, experiment, status, start_time`` (UTC datetimes),
-        ``duration_s`` (NaN until the run ends), then the params and metrics.
+        ``duration_s`` (NaN until the run ends), ``parent_run_id``, then params and metrics.
     """
     import pandas as pd
 
@@ -293,6 +293,7 @@ def runs_table(
         math.nan if s is None or e is None else (e - s) / 1000.0
         for s, e in zip(start, end, strict=True)
     ]
+    columns["parent_run_id"] = [run.get("parent_run_id") for run in runs]
     for key in params:
         columns[f"params.{key}"] = _objects([_section(run, "params").get(key) for run in runs])
     for key in metrics:

@@ -42,7 +42,12 @@ _HEX = re.compile(r"#([0-9a-fA-F]{6})\b")
 _FONT_FAMILY = re.compile(r"font-family: [^;\"]*")
 _HEADER = re.compile(r"^.*?(?=<svg)", re.S)
 _METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
+# matplotlib writes each text's raw string into a comment: a label holding "-->" would end the
+# comment and become markup. Comments are dropped (the text itself is escaped by matplotlib).
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
 _SIZE = re.compile(r'<svg([^>]*?) width="([\d.]+)pt" height="([\d.]+)pt"')
+# matplotlib's `*{...}` style block would apply to the whole page once inline: moved to the root.
+_GLOBAL_STYLE = re.compile(r'\s*<style type="text/css">\*\{([^}]*)\}</style>')
 _LOCK = threading.Lock()  # matplotlib's text layout caches are shared between threads
 
 
@@ -93,13 +98,20 @@ def figure_to_svg(figure: Figure, css_class: str = "jp-mlops-svg", max_scale: fl
 
 def _restyle(svg: str, css_class: str, max_scale: float) -> str:
     svg = _METADATA.sub("", _HEADER.sub("", svg, count=1), count=1)
+    svg = _COMMENT.sub("", svg)
     svg = _HEX.sub(lambda m: theme_color(m.group(0)), svg)
     svg = svg.replace('<text style="', f'<text style="fill: {TEXT}; ')
     svg = _FONT_FAMILY.sub(f"font-family: {FONT}", svg)
 
+    inherited = ""
+    found = _GLOBAL_STYLE.search(svg)
+    if found:
+        inherited = found.group(1).strip().rstrip(";") + "; "
+        svg = _GLOBAL_STYLE.sub("", svg, count=1)
+
     def size(match: re.Match[str]) -> str:
         width = float(match.group(2)) * 4 / 3  # pt -> CSS px
-        style = f"width: 100%; max-width: {width * max_scale:.0f}px; height: auto"
-        return f'<svg{match.group(1)} class="{css_class}" style="{style}" role="img"'
+        style = f"{inherited}width: 100%; max-width: {width * max_scale:.0f}px; height: auto"
+        return f'<svg class="{css_class}" style="{style}" role="img"{match.group(1)}'
 
     return _SIZE.sub(size, svg, count=1)
