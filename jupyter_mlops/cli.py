@@ -117,7 +117,11 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run examples/quickstart.ipynb headless and show the result")
     demo.add_argument("--notebook", help="another notebook to run instead of the quickstart")
-    demo.add_argument("--output", default="quickstart-output.ipynb", help="where to save it")
+    demo.add_argument(
+        "--output",
+        default=None,
+        help="where to save the executed notebook (default: a temporary folder, not the cwd)",
+    )
     demo.set_defaults(handler=_demo)
     return parser
 
@@ -345,7 +349,7 @@ def _demo(args: argparse.Namespace) -> int:
     notebook = args.notebook or quickstart_path()
     print(f"Running {notebook} headless (store: {get_tracking_uri()}) ...", flush=True)
     started = _now_ms()
-    output = run_notebook(notebook, args.output)
+    output = run_notebook(notebook, args.output or _demo_output())
     frame = search_runs(
         filter=f"attributes.start_time >= {started}", order_by=["attributes.start_time ASC"]
     )
@@ -359,6 +363,14 @@ def _demo(args: argparse.Namespace) -> int:
         "From a terminal: `jupyter mlops runs`."
     )
     return 0
+
+
+def _demo_output() -> str:
+    """Where the demo saves its executed notebook unless told: never the current folder."""
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="jupyter-mlops-demo-")
+    return os.path.join(folder, "quickstart-output.ipynb")
 
 
 def _summaries(frame: Any) -> list[str]:

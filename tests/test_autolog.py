@@ -146,6 +146,24 @@ def test_metric_calls_after_the_fit_are_logged_under_the_target_name(data):
     assert "accuracy_score" not in run.metrics and "f1_score" not in run.metrics
 
 
+def test_a_metric_the_user_logs_with_m_is_not_logged_twice(data):
+    track(
+        data,
+        """\
+        from sklearn.metrics import accuracy_score, f1_score
+        from sklearn.tree import DecisionTreeClassifier
+        clf = DecisionTreeClassifier(random_state=0).fit(X_train, y_train)
+        test_accuracy = accuracy_score(y_test, clf.predict(X_test))
+        f1_score(y_test, clf.predict(X_test), average="macro")
+        """,
+        "-m test_accuracy",
+    )
+    (run,) = runs()
+    assert run.metrics["test_accuracy"] == pytest.approx(data.user_ns["test_accuracy"])
+    assert "accuracy_score_y_test" not in run.metrics  # the user's own name is enough
+    assert "f1_score_y_test" in run.metrics  # not named by the user: still autologged
+
+
 def test_metric_functions_imported_earlier_are_rebound_for_the_cell_only(data):
     import sklearn.metrics as skm
 

@@ -48,14 +48,17 @@ def text_of(nb) -> str:
 
 def test_quickstart_through_the_demo_command(store_dir, tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "jupyter_mlops", "demo", "--output", str(tmp_path / "out.ipynb")],
+        [sys.executable, "-m", "jupyter_mlops", "demo"],
         capture_output=True,
         text=True,
         timeout=600,
-        cwd=tmp_path,
+        cwd=tmp_path / "work",
     )
     assert done.returncode == 0, done.stderr
     assert "Recorded 3 run(s)" in done.stdout and "MLOps sidebar" in done.stdout
+    assert list((tmp_path / "work").iterdir()) == []  # nothing left in the current folder
+    saved = done.stdout.split("Executed notebook saved to ", 1)[1].split(".\n", 1)[0]
+    assert saved.endswith("quickstart-output.ipynb") and os.path.exists(saved)
     store = EmbeddedStore.open(str(store_dir))
     runs = {r["run_name"]: r for r in store.list_runs()}
     assert {"random-forest", "logistic-regression", "sgd-epochs"} <= set(runs)

@@ -144,7 +144,7 @@ class TrackingMagics(Magics):
         run = self._begin(args, cell)
         started = time.perf_counter()
         try:
-            with self._autolog(not args.no_autolog, cell):
+            with self._autolog(not args.no_autolog, cell, args.metrics or ()):
                 value = tr.execute(self.shell, compiled)
         except BaseException as error:
             seconds = time.perf_counter() - started
@@ -175,12 +175,14 @@ class TrackingMagics(Magics):
         context.submit(context.put_text, get_store(), run.id, tr.CELL_ARTIFACT, cell)
         return run
 
-    def _autolog(self, enabled: bool, cell: str) -> AbstractContextManager[Any]:
+    def _autolog(
+        self, enabled: bool, cell: str, metric_vars: Any = ()
+    ) -> AbstractContextManager[Any]:
         if not enabled:
             return nullcontext()
         from jupyter_mlops.tracking.autolog import autolog
 
-        return autolog(self.user_ns, cell)
+        return autolog(self.user_ns, cell, list(metric_vars))
 
     def _succeed(self, run: Any, args: Any, seconds: float) -> None:
         metrics = args.metrics or []

@@ -59,6 +59,26 @@ class AutologSession:
         self.labels: set[str] = set()
         self.warned: set[str] = set()
         self._rebound: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {}
+        self.metric_calls: list[tuple[str, float, Any]] = []
+
+    metric_vars: tuple[str, ...] = ()
+
+    def defer_metric(self, key: str, value: float, result: Any) -> None:
+        """Keep a ``sklearn.metrics`` result to log when the block ends."""
+        self.metric_calls.append((key, value, result))
+
+    def log_metric_calls(self) -> None:
+        """Log the kept results, except those the user logs under a name of their own."""
+        from jupyter_mlops.tracking import fluent
+
+        calls, self.metric_calls = self.metric_calls, []
+        if not calls or fluent.active_run() is None:
+            return
+        namespace = self.user_ns or {}
+        own = [namespace.get(name) for name in self.metric_vars if name in namespace]
+        for key, value, result in calls:
+            if not any(result is mine for mine in own):  # `acc = accuracy_score(...)`, -m acc
+                fluent.log_metric(key, value)
 
     def guard(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
         """Call ``fn``; an exception becomes one warning per ``what`` and ``None``."""
@@ -110,7 +130,9 @@ _state = _State()
 
 @contextmanager
 def autolog(
-    user_ns: MutableMapping[str, Any] | None = None, cell: str = ""
+    user_ns: MutableMapping[str, Any] | None = None,
+    cell: str = "",
+    metric_vars: tuple[str, ...] | list[str] = (),
 ) -> Iterator[AutologSession]:
     """Autolog scikit-learn inside the block (nestable; the innermost block wins).
 
@@ -121,8 +143,12 @@ def autolog(
         and ``sklearn.metrics`` calls count only when made from code that lives in it.
     cell : str
         The cell's source; mentioning ``sklearn`` installs the patches before it runs.
+    metric_vars : sequence of str
+        Variables the cell logs as metrics itself (``%%mlops_track -m``): a ``sklearn.metrics``
+        result bound to one of them is not logged a second time under its autolog name.
     """
     session = AutologSession(user_ns)
+    session.metric_vars = tuple(metric_vars)
     previous = _state.session
     session.guard("the scikit-learn patches", prepare, cell)
     _state.session = session
@@ -132,6 +158,7 @@ def autolog(
     finally:
         _state.session = previous
         session.guard("metric functions", session.restore)
+        session.guard("sklearn.metrics results", session.log_metric_calls)
 
 
 def active_session() -> AutologSession | None:

@@ -355,4 +355,11 @@ def log_metric_call(name: str, args: tuple, kwargs: dict, result: Any, caller: F
         return
     target = args[0] if args else kwargs.get("y_true", kwargs.get("labels_true", kwargs.get("X")))
     variable = variable_name(target, caller, depth=1) if target is not None else None
-    fluent.log_metric(f"{name}_{variable}" if variable else name, value)
+    key = f"{name}_{variable}" if variable else name
+    from jupyter_mlops.tracking.autolog import active_session
+
+    session = active_session()
+    if session is not None:  # logged when the cell ends, unless the user logs it (-m) too
+        session.defer_metric(key, value, result)
+    else:
+        fluent.log_metric(key, value)
