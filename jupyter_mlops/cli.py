@@ -290,13 +290,22 @@ def _v(version: Any) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from jupyter_mlops.serving import deploy
     from jupyter_mlops.serving.http import serve
 
     _use_store(args)
-    serve(
-        args.model_uri, host=args.host, port=args.port, name=args.name,
-        on_violation=args.on_violation,
-    )  # fmt: skip
+    # `--name X` started by hand is a deployment too: listed, and marked stopped at exit.
+    mine = bool(args.name) and deploy.register_foreground(
+        args.name, args.model_uri, args.host, args.port
+    )
+    try:
+        serve(
+            args.model_uri, host=args.host, port=args.port, name=args.name,
+            on_violation=args.on_violation,
+        )  # fmt: skip
+    finally:
+        if mine:
+            deploy.mark_stopped(args.name)
     return 0
 
 

@@ -53,9 +53,11 @@ def test_deploy_call_watch_and_stop_from_cells(registered, capsys, tmp_path):
         panel._tick()
         time.sleep(0.2)
     panel._choice.value = "iris-prod"
+    assert panel.stop_row.layout.display is None  # something to stop: the row shows
     panel.stop_selected()
     assert "Stopped iris-prod" in panel._message.value
     assert get_deployment("iris-prod").status == "stopped"
+    assert panel.stop_row.layout.display == "none"  # no Stop beside an empty list
 
 
 def test_stop_magic_and_k8s_target(registered, capsys, tmp_path):

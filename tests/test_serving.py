@@ -283,3 +283,45 @@ def test_serve_refuses_an_unknown_model_cleanly(served):
         from jupyter_mlops.serving.http import serve
 
         serve("models:/nope/1", port=0)
+
+
+def test_a_stopped_deployment_keeps_its_request_count(served):
+    dep = deploy("models:/iris/2", name="iris-counted")
+    for _ in range(3):
+        assert post(dep.url, {"instances": [[5.1, 3.5, 1.4, 0.2]]})[0] == 200
+    stopped = undeploy("iris-counted")
+    assert stopped.status == "stopped" and stopped.requests == 3  # not 0
+    assert get_deployment("iris-counted").requests == 3
+
+
+def test_a_server_started_by_hand_with_a_name_is_listed(served, tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = open(tmp_path / "serve.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_mlops", "serve", "models:/iris/1", "--port", str(port),
+         "--name", "by-hand"],
+        stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "JUPYTER_MLOPS_STORE": served["store"]},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            found = {d.name: d for d in list_deployments()}
+            if "by-hand" in found and found["by-hand"].status == "running":
+                break
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                tmp_path / "serve.log"
+            ).read_text()
+            time.sleep(0.2)
+        assert found["by-hand"].url == f"http://127.0.0.1:{port}" and found["by-hand"].version == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
+    assert get_deployment("by-hand").status == "stopped"

@@ -90,12 +90,16 @@ class DeploymentsPanel(StaticFallback, widgets.VBox):
     def __init__(self, live: bool = True):
         self._table = widgets.HTML()
         self._choice = widgets.Dropdown(description="Deployment", layout={"width": "22em"})
-        stop = widgets.Button(description="Stop", button_style="danger", icon="stop")
+        self.stop_button = stop = widgets.Button(
+            description="Stop", button_style="danger", icon="stop"
+        )
         stop.on_click(lambda _: self.stop_selected())
         self._message = widgets.HTML()
         self._lock = threading.Lock()
         self.deployments: list[deploy.Deployment] = []
-        super().__init__([self._table, widgets.HBox([self._choice, stop]), self._message])
+        # The stop row shows only while something can be stopped (never beside an empty list).
+        self.stop_row = widgets.HBox([self._choice, stop])
+        super().__init__([self._table, self.stop_row, self._message])
         self.add_class("jp-mlops-panel")
         self.refresh()
         self._refresher = LiveRefresher(self._tick, REFRESH_S) if live else None
@@ -108,6 +112,7 @@ class DeploymentsPanel(StaticFallback, widgets.VBox):
             running = [d.name for d in self.deployments if d.status in ("running", "down")]
             if list(self._choice.options) != running:
                 self._choice.options = running
+            self.stop_row.layout.display = None if running else "none"
 
     def _tick(self) -> bool:
         try:

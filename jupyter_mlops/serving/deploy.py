@@ -255,15 +255,64 @@ def record_version(store: Any, name: str, version: int | None) -> None:
 
 # -- stopping and status ------------------------------------------------------------------------
 def undeploy(name: str) -> Deployment:
-    """Stop a deployment's server (SIGTERM, then SIGKILL after 10 s) and mark it stopped."""
+    """Stop a deployment's server (SIGTERM, then SIGKILL after 10 s) and mark it stopped.
+
+    Its last request count, error count and latencies are kept with it: a stopped deployment
+    still says what it served.
+    """
     doc = _doc(name)
+    last = _last_metrics(doc)
     _terminate(doc.get("pid"), doc.get("proc_start"))
+    update = {"state": "stopped", "stop_time": int(time.time() * 1000)}
+    if last:
+        update["last_metrics"] = last
+    _store().transact(lambda txn: txn.merge("deployments", name, update))
+    return get_deployment(name)
+
+
+def _last_metrics(doc: dict[str, Any]) -> dict[str, Any]:
+    """The live counters of a deployment that is still up (``{}`` when it is not)."""
+    if doc.get("state") in ("stopped", "failed"):
+        return {}
+    text = _get_text(f"{doc['url']}/metrics", 1.0)
+    return parse_metrics(text) if text is not None else {}
+
+
+def register_foreground(name: str, model_uri: str, host: str, port: int) -> bool:
+    """Record a server started by hand (``jupyter mlops serve --name X``) as a deployment.
+
+    A server that :func:`deploy` spawned is recorded already (its pid is this process):
+    nothing is written then. Returns whether a record was written.
+    """
+    _check_name(name)
+    pid = os.getpid()
+    existing = _store().documents("deployments").get(name)
+    if existing is not None and existing.get("pid") == pid:
+        return False
+    _refuse_running(name)  # another live server under this name: a Conflict, not a takeover
+    try:
+        version = _resolve(model_uri)[0]
+    except MlopsError:
+        version = None
+    now = int(time.time() * 1000)
+    record = {
+        "name": name, "model_uri": model_uri, "version": version, "host": host, "port": port,
+        "url": f"http://{host}:{port}", "pid": pid, "proc_start": process_start_time(pid),
+        "host_name": socket.gethostname(), "start_time": now, "state": "running",
+        "versions": [{"version": version, "time": now}], "log_file": None,
+        "started_by": "jupyter mlops serve",
+    }  # fmt: skip
+    _store().transact(lambda txn: txn.put("deployments", name, record))
+    return True
+
+
+def mark_stopped(name: str) -> None:
+    """Mark a hand-started server stopped when it exits."""
     _store().transact(
         lambda txn: txn.merge(
             "deployments", name, {"state": "stopped", "stop_time": int(time.time() * 1000)}
         )
     )
-    return get_deployment(name)
 
 
 def _terminate(pid: Any, proc_start: Any) -> None:
@@ -311,6 +360,8 @@ def _with_status(doc: dict[str, Any]) -> Deployment:
         state = "running" if text is not None else "down"
         if text is not None:
             live = parse_metrics(text)
+    if not live and doc.get("last_metrics"):  # stopped: what it served until then
+        live = dict(doc["last_metrics"])
     fields = {
         k: doc.get(k)
         for k in (
