@@ -196,12 +196,17 @@ def test_magic_help_has_examples(shell):
 
 
 # -- the example ----------------------------------------------------------------------------------
-def test_drift_example(store_dir, tmp_path):
-    shutil.copy(os.path.join(ROOT, "examples", "drift.ipynb"), tmp_path / "drift.ipynb")
-    nb = nbformat.read(tmp_path / "drift.ipynb", as_version=4)
+def run_example(name, folder):
+    shutil.copy(os.path.join(ROOT, "examples", name), folder / name)
+    nb = nbformat.read(folder / name, as_version=4)
     NotebookClient(
-        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    ).execute()  # a cell's error fails the test
+    return nb
+
+
+def test_drift_example(store_dir, tmp_path):
+    nb = run_example("drift.ipynb", tmp_path)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     panels = [o["data"] for o in outputs if WIDGET in o.get("data", {})]
     assert len(panels) >= 2
@@ -215,6 +220,17 @@ def test_drift_example(store_dir, tmp_path):
     assert windows["alert"].any() and not windows["alert"].all()
     assert windows["metrics.accuracy"].notna().all()
     assert mlops.get_deployment("cancer-live").status == "stopped"
+    # The two-sample report is kept for the side bar; the model has a name of its own.
+    assert [r.name for r in mlops.monitoring.list_drift_reports()].count("current vs reference")
+    assert mlops.alias_holder("cancer-monitor", "production") == 1
+
+    # Any order, any number of times: the registry example after it, then this one again.
+    registry = run_example("registry.ipynb", tmp_path)
+    assert "cancer v2 promoted to @production" in "".join(
+        o.get("text", "") for c in registry.cells for o in c.get("outputs", [])
+    )
+    run_example("drift.ipynb", tmp_path)
+    assert mlops.alias_holder("cancer-monitor", "production") == 2
 
 
 def test_example_is_committed_without_outputs():

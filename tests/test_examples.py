@@ -85,6 +85,14 @@ def test_registry_example(store_dir, tmp_path):
     panel = outputs(nb, WIDGET)[-1]
     assert "Alias history" in panel["data"]["text/html"]
 
+    # Run again in the same store: new versions, the gate passes again, no error.
+    again = execute("registry.ipynb", tmp_path)
+    text = text_of(again)
+    assert "Promotion of cancer v3 to 'production' refused" in text
+    assert "cancer v4 promoted to @production" in text
+    assert not [o for c in again.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert mlops.alias_holder("cancer", "production") == 4
+
 
 def test_deploy_example(store_dir, tmp_path):
     nb = execute("deploy.ipynb", tmp_path)

@@ -33,7 +33,8 @@ class DriftMagics(Magics):
 
         With two variables: the verdict, a per-column table (method, statistic, p-value,
         threshold), the drift scores with their thresholds, and a column picker with the
-        reference and current distributions. With ``--deployment``: each window of the
+        reference and current distributions; the report is saved as "CURRENT vs REFERENCE", so
+        the MLOps side bar's Drift section lists it. With ``--deployment``: each window of the
         deployment's prediction log against the reference sample stored with the model
         version, the drift over time, and an alert banner for drifted windows (the windows
         are stored; see ``jupyter_mlops.monitoring.windows``).
@@ -71,6 +72,8 @@ class DriftMagics(Magics):
         report = call(
             detect_drift, reference, current, columns, args.method, args.threshold, progress=False
         )
+        # Kept in the store, so the MLOps side bar's Drift section shows it too.
+        call(report.save, f"{args.current} vs {args.reference}")
         return DriftPanel(report, f"Data drift: {args.current} against {args.reference}")
 
     def _over_time(self, args: Any) -> Any:
