@@ -321,3 +321,15 @@ def test_themed_svg_uses_jupyterlab_colours_and_keeps_labels_inert():
     assert "#ffffff" not in svg and "*{" not in svg  # no white box, no page-wide style
     assert theme_color("#000000").startswith("var(--jp-ui-font-color1")
     assert theme_color("#d62728") == "#d62728"
+
+
+def test_scatter_labels_never_overprint():
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"metrics.acc": [0.9, 0.9001, 0.9002, 0.5], "params.lr": [1.0, 1.0, 1.0, 0.1]},
+        index=["run-a", "run-b", "run-c", "far-away"],
+    )
+    figure = charts.scatter_figure(frame, "params.lr", "metrics.acc")
+    texts = [t.get_text() for t in figure.axes[0].texts]
+    assert "far-away" in texts and len([t for t in texts if t.startswith("run-")]) == 1

@@ -23,6 +23,7 @@ from jupyter_mlops.jupyter.panels import (
     heading,
     html_table,
     note,
+    run_link,
 )
 from jupyter_mlops.registry import gate, registry
 
@@ -76,6 +77,11 @@ def versions_table(name: str) -> str:
     return html_table(head, rows)
 
 
+LINEAGE_CSS = """<style>
+.jp-mlops-table.jp-mlops-wrap td {white-space: normal; max-width: none; overflow-wrap: anywhere;}
+</style>"""
+
+
 def lineage_html(version: registry.ModelVersion) -> str:
     """Where a version came from, as a two-column table."""
     lineage = version.lineage
@@ -104,8 +110,15 @@ def lineage_html(version: registry.ModelVersion) -> str:
             ", ".join(f"{k} {v}" for k, v in lineage.get("library_versions", {}).items()),
         ),
     ]
-    rows = [[f"<th>{esc(k)}</th>", f"<td>{format_cell(v or None, 120)}</td>"] for k, v in pairs]
-    return html_table([], rows)
+    # Values wrap at the panel's width instead of being cut at a fixed length.
+    rows = [[f"<th>{esc(k)}</th>", f"<td>{format_cell(v or None, 5000)}</td>"] for k, v in pairs]
+    rows[0][1] = (
+        f"<td>{run_link(version.run_id, lineage.get('run_name'))} ({esc(version.run_id)})</td>"
+    )
+    table = html_table([], rows)
+    return LINEAGE_CSS + table.replace(
+        'class="jp-mlops-table"', 'class="jp-mlops-table jp-mlops-wrap"', 1
+    )
 
 
 def validations_html(version: registry.ModelVersion) -> str:

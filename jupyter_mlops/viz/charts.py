@@ -421,7 +421,7 @@ def _finish_parallel(ax: Axes, columns: Sequence[str], any_missing: bool) -> Non
 
 
 # -- scatter -----------------------------------------------------------------------------------
-def scatter_figure(frame: pd.DataFrame, x: str, y: str, *, annotate: int = 12) -> Figure:
+def scatter_figure(frame: pd.DataFrame, x: str, y: str, *, annotate: int = 40) -> Figure:
     """A scatter of column ``y`` against column ``x``, a point per run (the frame's rows).
 
     Text columns (categorical params) are placed at evenly spaced positions labelled with
@@ -434,8 +434,8 @@ def scatter_figure(frame: pd.DataFrame, x: str, y: str, *, annotate: int = 12) -
     x, y : str
         Column names (a param, a metric, ``duration_s``...).
     annotate : int
-        Write run labels next to the points when there are at most this many runs (beyond
-        that they overlap; the colors match the legend of the metric overlays).
+        Write run labels next to the points when there are at most this many runs; a label
+        that would overprint another is left out (the colors match the metric overlays').
 
     Returns
     -------
@@ -452,13 +452,44 @@ def scatter_figure(frame: pd.DataFrame, x: str, y: str, *, annotate: int = 12) -
     colors = [styles[labels[i]]["color"] for i in points]
     ax.scatter(xs[points], ys[points], s=48, c=colors, edgecolors="white", linewidths=0.6, zorder=3)
     if len(labels) <= annotate:
-        for i in points:
+        for i in _unclashed(points, xs, ys, labels):
             ax.annotate(plain(labels[i], 22), (xs[i], ys[i]), xytext=(4, 4), **_ANNOTATION)
     for set_ticks, categories in ((ax.set_xticks, x_categories), (ax.set_yticks, y_categories)):
         if categories:
             set_ticks(range(len(categories)), [plain(c, 18) for c in categories])
     _finish_scatter(ax, x, y, len(labels) - len(points), shown=len(points))
     return figure
+
+
+LABEL_CHAR_W = 0.0095  # a 7-point character, as a share of the scatter's axes width
+LABEL_H = 0.045  # a label's height, as a share of the axes height
+
+
+def _unclashed(points: np.ndarray, xs: np.ndarray, ys: np.ndarray, labels: list[str]) -> list:
+    """The points whose labels fit without overprinting an earlier one (no text measuring).
+
+    Points are scaled to the axes (with the margins the scatter uses); each label is a box to
+    the upper right of its point, and a label that would overlap a kept one is left out (the
+    point stays, and its colour still matches the legend).
+    """
+    if len(points) == 0:
+        return []
+
+    def scaled(values: np.ndarray) -> np.ndarray:
+        low, high = np.nanmin(values[points]), np.nanmax(values[points])
+        span = (high - low) or 1.0
+        return (values - low) / span / 1.3 + 0.115  # ax.margins(x=0.15): about 1/1.3 inside
+
+    sx, sy = scaled(xs), scaled(ys)
+    kept: list[tuple[float, float, float, float]] = []
+    shown = []
+    for i in points:
+        box = (sx[i], sy[i], sx[i] + len(plain(labels[i], 22)) * LABEL_CHAR_W + 0.01,
+               sy[i] + LABEL_H)  # fmt: skip
+        if all(box[2] < k[0] or box[0] > k[2] or box[3] < k[1] or box[1] > k[3] for k in kept):
+            kept.append(box)
+            shown.append(i)
+    return shown
 
 
 def _finish_scatter(ax: Axes, x: str, y: str, left_out: int, shown: int) -> None:
