@@ -16,7 +16,9 @@ import {
   SECTION_KEYS,
   SectionKey
 } from './model';
-import { RunPage, runIdOfLink } from './runPage';
+import { runIdOfLink } from './links';
+import { RunPage, registerRunPageSection } from './runPage';
+import { IMlopsExtensionPoints } from './tokens';
 import { MlopsSidebar, SECTION_TITLES } from './sidebar';
 
 const PLUGIN_ID = 'jupyter-mlops:plugin';
@@ -33,11 +35,12 @@ namespace CommandIDs {
  * The MLOps side bar (experiments, models, deployments, drift), its palette commands, and the
  * notebook toolbar's "Export to pipeline" button (declared in schema/plugin.json).
  */
-const plugin: JupyterFrontEndPlugin<void> = {
+const plugin: JupyterFrontEndPlugin<IMlopsExtensionPoints> = {
   id: PLUGIN_ID,
   description:
     'The MLOps side bar: experiments, models, deployments and drift.',
   autoStart: true,
+  provides: IMlopsExtensionPoints,
   requires: [ILabShell],
   optional: [ICommandPalette, INotebookTracker, ISettingRegistry],
   activate: (
@@ -151,6 +154,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       palette?.addItem({ command, category: 'MLOps' });
     }
 
+    const extensionPoints: IMlopsExtensionPoints = {
+      addSidebarSection: section => sidebar.addSection(section),
+      addRunPageSection: registerRunPageSection,
+      openRun: runId => openRun(runId)
+    };
     if (settings) {
       const apply = (loaded: ISettingRegistry.ISettings) => {
         const seconds = loaded.get('refreshInterval').composite as number;
@@ -166,6 +174,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           console.error('jupyter-mlops: cannot load settings', reason)
         );
     }
+    return extensionPoints;
   }
 };
 

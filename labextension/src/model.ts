@@ -154,16 +154,25 @@ export class MlopsModel implements IDisposable {
     Signal.clearData(this);
   }
 
-  /** Fetch the given sections (default: the expanded ones) again. */
-  async refresh(
-    sections: Iterable<SectionKey> = this._expanded
-  ): Promise<void> {
+  /** Fetch the given sections (default: the expanded ones, and every added section). */
+  async refresh(sections?: Iterable<SectionKey>): Promise<void> {
     const work: Promise<void>[] = [];
-    for (const section of sections) {
+    for (const section of sections ?? this._expanded) {
       work.push(this._refreshers[section]());
+    }
+    if (sections === undefined) {
+      for (const refresh of this.extraRefreshers) {
+        work.push(refresh().catch(() => undefined)); // a section shows its own errors
+      }
     }
     await Promise.all(work);
   }
+
+  /**
+   * Refreshers of sections added to the side bar by other features (sweeps, contracts...):
+   * called with every poll and every Refresh, while the side bar is visible.
+   */
+  readonly extraRefreshers = new Set<() => Promise<void>>();
 
   // -- experiments and runs ---------------------------------------------------------------------
 

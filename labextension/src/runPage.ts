@@ -20,6 +20,7 @@ import {
   message
 } from './components/dom';
 import { mlopsIcon } from './icons';
+import { RUN_LINK_PREFIX } from './links';
 import { errorMessage } from './request';
 import { IMlopsApi, IRunLink, IRunPage, ITextPreview } from './tokens';
 
@@ -59,19 +60,7 @@ export function runPageSections(): readonly IRunPageSection[] {
   return SECTIONS;
 }
 
-/** Prefix of links that open a run page (the notebook panels' links use it too). */
-export const RUN_LINK_PREFIX = '#jupyter-mlops/run/';
-
-/** The run id of a run-page link's `href`, or `null`. */
-export function runIdOfLink(href: string | null): string | null {
-  if (!href) {
-    return null;
-  }
-  const at = href.indexOf(RUN_LINK_PREFIX);
-  return at < 0
-    ? null
-    : decodeURIComponent(href.slice(at + RUN_LINK_PREFIX.length));
-}
+export { RUN_LINK_PREFIX, runIdOfLink } from './links';
 
 /** The run page widget: fetched once when opened, again with its Refresh button. */
 export class RunPage extends Widget {

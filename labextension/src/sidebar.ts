@@ -28,6 +28,22 @@ interface ISectionView {
 }
 
 /**
+ * A section another feature adds to the side bar (e.g. sweeps): its own node and data. It is
+ * drawn after the built-in four (by `rank`), collapsible like them, and `refresh` is called
+ * with every poll and every Refresh while the side bar is visible.
+ */
+export interface ISidebarSection {
+  /** Unique key; the section's `data-section`. */
+  key: string;
+  title: string;
+  /** Order among added sections (lowest first); the built-in four come before all of them. */
+  rank: number;
+  node: HTMLElement;
+  /** Fetch and redraw (errors are the section's to show). */
+  refresh(): Promise<void>;
+}
+
+/**
  * The "MLOps" panel of the left side bar: four collapsible sections over one model, which
  * polls while the panel is visible.
  */
@@ -52,6 +68,42 @@ export class MlopsSidebar extends Widget {
     }
     this.node.appendChild(new SweepsSection().node); // labextension/src/sweeps
     model.changed.connect((_, section) => this._update(section), this);
+  }
+
+  /** Add a section below the built-in ones (see {@link ISidebarSection}). */
+  addSection(section: ISidebarSection): void {
+    const node = element('section', 'jp-mlops-section jp-mod-expanded');
+    node.dataset.section = section.key;
+    const heading = element('h3', 'jp-mlops-section-title');
+    const toggle = element('button', 'jp-mlops-section-toggle');
+    toggle.type = 'button';
+    toggle.setAttribute('aria-expanded', 'true');
+    toggle.append(
+      caretDownIcon.element({ className: 'jp-mlops-caret', tag: 'span' }),
+      element('span', 'jp-mlops-section-name', section.title)
+    );
+    const body = element('div', 'jp-mlops-section-body');
+    body.appendChild(section.node);
+    toggle.addEventListener('click', () => {
+      const open = body.hidden;
+      body.hidden = !open;
+      node.classList.toggle('jp-mod-expanded', open);
+      toggle.setAttribute('aria-expanded', String(open));
+      if (open) {
+        void section.refresh();
+      }
+    });
+    heading.appendChild(toggle);
+    node.append(heading, body);
+    node.dataset.rank = String(section.rank);
+    const after = [
+      ...this.node.querySelectorAll<HTMLElement>('[data-rank]')
+    ].find(other => Number(other.dataset.rank) > section.rank);
+    this.node.insertBefore(node, after ?? null);
+    this.model.extraRefreshers.add(() =>
+      body.hidden ? Promise.resolve() : section.refresh()
+    );
+    void section.refresh();
   }
 
   /** Fetch every expanded section again. */

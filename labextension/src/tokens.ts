@@ -1,3 +1,8 @@
+import { Token } from '@lumino/coreutils';
+
+import type { ISidebarSection } from './sidebar';
+import type { IRunPageSection } from './runPage';
+
 /**
  * Shapes of the JSON the server extension sends (the same keys as the Python side,
  * `jupyter_mlops/jupyter/server_routes.py`; documented in `docs/rest-api.md`).
@@ -347,3 +352,20 @@ export interface IMlopsApi {
   getDrift(): Promise<IDriftList>;
   exportNotebook(request: IExportRequest): Promise<IExportReply>;
 }
+
+/**
+ * What other features build on (the plugin provides it): a side bar section of their own, a
+ * section of the run page, and opening a run's page. Within this package, the same functions
+ * can be imported directly (`registerRunPageSection` from `runPage.ts`).
+ */
+export interface IMlopsExtensionPoints {
+  addSidebarSection(section: ISidebarSection): void;
+  addRunPageSection(section: IRunPageSection): void;
+  openRun(runId: string): void;
+}
+
+/** The token of {@link IMlopsExtensionPoints}. */
+export const IMlopsExtensionPoints = new Token<IMlopsExtensionPoints>(
+  'jupyter-mlops:extension-points',
+  'Add side bar and run page sections; open a run page.'
+);

@@ -91,9 +91,16 @@ export class FakeApi implements IMlopsApi {
     this._fail();
     const offset = query.offset ?? 0;
     const limit = query.limit ?? 100;
+    // Like the server's tree mode: top-level runs, or one run's children.
+    const listed =
+      query.parent !== undefined && query.parent !== null
+        ? this.runs.filter(r => r.parent_run_id === query.parent)
+        : query.tree
+          ? this.runs.filter(r => r.parent_run_id === null)
+          : this.runs;
     return {
-      runs: this.runs.slice(offset, offset + limit),
-      total: this.runs.length,
+      runs: listed.slice(offset, offset + limit),
+      total: listed.length,
       offset,
       limit,
       metric_keys: ['loss'],

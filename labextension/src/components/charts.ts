@@ -393,3 +393,86 @@ export function driftBars(columns: IDriftColumn[], width = 300): SVGSVGElement {
   );
   return root;
 }
+
+/** One bar of {@link valueBars}. */
+export interface IValueBar {
+  label: string;
+  /** Colour slot, as for line series. */
+  color: number;
+  value: number | null;
+}
+
+/**
+ * A metric each run logged once, as horizontal bars (a one-point "line" would be a dot on an
+ * axis from -1 to 1). Bars start at zero when every value has the same sign, else at the minimum.
+ */
+export function valueBars(
+  title: string,
+  bars: IValueBar[],
+  width = 300
+): SVGSVGElement {
+  const barH = 14;
+  const gap = 4;
+  const top = 20;
+  const label = 96;
+  const right = 56;
+  const height = top + bars.length * (barH + gap) + 4;
+  const root = svg('svg', {
+    class: 'jp-mlops-chart jp-mlops-value-bars',
+    viewBox: `0 0 ${width} ${height}`,
+    role: 'img'
+  });
+  root.setAttribute('aria-label', title);
+  root.appendChild(
+    svg('text', { class: 'jp-mlops-chart-title', x: 4, y: 13 }, title)
+  );
+  const values = bars.map(b => b.value).filter((v): v is number => v !== null);
+  const low = Math.min(0, ...values);
+  const high = Math.max(0, ...values);
+  const span = high - low || 1;
+  const innerW = width - label - right;
+  const x = (v: number) => label + ((v - low) / span) * innerW;
+  bars.forEach((bar, index) => {
+    const y = top + index * (barH + gap);
+    const group = svg('g', {
+      class: `jp-mlops-chart-series jp-mlops-series-${bar.color % 8}`
+    });
+    const name =
+      bar.label.length > 14 ? `${bar.label.slice(0, 13)}…` : bar.label;
+    group.appendChild(
+      svg(
+        'text',
+        { class: 'jp-mlops-drift-label', x: label - 6, y: y + barH - 3 },
+        name
+      )
+    );
+    if (bar.value !== null) {
+      const start = x(Math.max(low, Math.min(0, bar.value)));
+      group.appendChild(
+        svg('rect', {
+          class: 'jp-mlops-value-bar',
+          x: Math.min(start, x(bar.value)),
+          y,
+          width: Math.max(1, Math.abs(x(bar.value) - start)),
+          height: barH
+        })
+      );
+    }
+    group.appendChild(
+      svg(
+        'text',
+        {
+          class: 'jp-mlops-drift-value',
+          x: width - right + 4,
+          y: y + barH - 3
+        },
+        formatNumber(bar.value)
+      )
+    );
+    group.appendChild(
+      svg('title', {}, `${bar.label}: ${formatNumber(bar.value)}`)
+    );
+    root.appendChild(group);
+  });
+  return root;
+}

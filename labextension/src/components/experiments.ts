@@ -5,7 +5,7 @@
 import { IComparison, MlopsModel } from '../model';
 import { IExperiment } from '../tokens';
 import { button, element, message, swatch } from './dom';
-import { ISeries, lineChart } from './charts';
+import { ISeries, lineChart, valueBars } from './charts';
 import { RunsTable } from './runsTable';
 
 /** Typing pauses this long (ms) before the filter is sent. */
@@ -239,6 +239,20 @@ export class ExperimentsSection {
             y: p.value
           }))
         }));
+      if (series.every(s => s.points.length <= 1)) {
+        // Logged once per run: bars compare them; a line chart would show lone dots.
+        charts.appendChild(
+          valueBars(
+            key,
+            series.map(s => ({
+              label: s.label,
+              color: s.color,
+              value: s.points[0]?.y ?? null
+            }))
+          )
+        );
+        continue;
+      }
       charts.appendChild(lineChart({ title: key, series, xLabel: 'step' }));
     }
     if (comparison.metricKeys.length === 0) {
