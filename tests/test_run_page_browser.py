@@ -5,6 +5,7 @@ A real JupyterLab in a real Chromium (marker ``browser``); screenshots go to ``t
 
 from __future__ import annotations
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -141,3 +142,51 @@ def test_nested_runs_fold_and_a_name_opens_the_run_page(
     child.wait_for(timeout=30_000)
     assert "pipeline-nightly" in page.locator(".jp-mlops-run-page:visible").inner_text()
     assert page.locator(SIDEBAR).count() == 1
+
+
+def test_the_drift_section_after_the_drift_example(lab_server, lab_store, lab_page, artifacts_dir):
+    import os
+    import shutil
+
+    from nbclient import NotebookClient
+
+    page = lab_page
+    example = os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples", "drift.ipynb")
+    shutil.copy(example, lab_server.root_dir / "drift.ipynb")
+    notebook = nbformat.read(lab_server.root_dir / "drift.ipynb", as_version=4)
+    NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(lab_server.root_dir)}},
+    ).execute()  # in the lab's store, as a user's kernel would
+
+    open_sidebar(page)
+    drift = section(page, "drift")
+    # The windows, their alerts, and the two-sample report of %mlops_drift all show.
+    alerts = drift.locator(".jp-mlops-drift-alerts")
+    alerts.wait_for(timeout=30_000)
+    assert "drifted window" in alerts.inner_text() and "cancer-live" in alerts.inner_text()
+    report = drift.locator(".jp-mlops-report", has_text="current vs reference")
+    assert report.count() >= 1
+    report.first.click()
+    bars = drift.locator(".jp-mlops-drift-bars")
+    bars.wait_for()
+    assert bars.locator(".jp-mlops-drifted").count() > 0
+    over_time = drift.locator('.jp-mlops-drift-time[data-series^="cancer-live"] svg')
+    assert over_time.locator(".jp-mlops-chart-alert").count() >= 1
+    drift.evaluate("el => el.scrollIntoView({block: 'start'})")
+    page.screenshot(path=str(artifacts_dir / "sidebar-drift-after-example-light.png"))
+    set_theme(page, "JupyterLab Dark")
+    drift.evaluate("el => el.scrollIntoView({block: 'start'})")
+    page.screenshot(path=str(artifacts_dir / "sidebar-drift-after-example-dark.png"))
+    # The filter error wraps at the default width instead of being clipped.
+    experiments = section(page, "experiments")
+    experiments.evaluate("el => el.scrollIntoView({block: 'start'})")
+    box = experiments.locator(".jp-mlops-filter")
+    box.fill("metrics.accuracy > and params.model = 'a really long value that is clipped'")
+    box.press("Enter")
+    error = experiments.locator(".jp-mlops-filter-error")
+    error.wait_for(state="visible")
+    assert error.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
+    page.screenshot(path=str(artifacts_dir / "sidebar-filter-error-dark.png"))

@@ -112,9 +112,9 @@ def set_theme(page, name):
     page.wait_for_timeout(500)
 
 
-def run_notebook_in_ui(page, lab_server):
-    """Open NOTEBOOK, wait for its kernel, run all cells, wait until every cell has run."""
-    page.goto(lab_server.page_url(f"lab/tree/{NOTEBOOK}"), wait_until="domcontentloaded")
+def run_notebook_in_ui(page, lab_server, notebook=NOTEBOOK, cells=2):
+    """Open ``notebook``, wait for its kernel, run all cells, wait until every cell has run."""
+    page.goto(lab_server.page_url(f"lab/tree/{notebook}"), wait_until="domcontentloaded")
     page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
     # The toolbar says idle before the kernel exists: wait for the status bar's kernel too.
@@ -127,11 +127,11 @@ def run_notebook_in_ui(page, lab_server):
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     page.wait_for_function(
-        """sel => {
+        """([sel, count]) => {
           const prompts = Array.from(document.querySelectorAll(sel));
-          return prompts.length === 2 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+          return prompts.length === count && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
         }""",
-        arg=".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt",
+        arg=[".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt", cells],
         timeout=120_000,
         polling=500,
     )
@@ -267,6 +267,17 @@ def test_promote_through_the_confirmation_dialog(
     models.locator(".jp-mlops-model", has_text="churn").click()
     models.locator(".jp-mlops-versions tr[data-version='2']").wait_for()
 
+    # Beside the checks: the chosen version's recorded metrics, and what needs data.
+    form = models.locator(".jp-mlops-promote")
+    form.locator(".jp-mlops-promote-version").select_option("2")
+    chip = form.locator(".jp-mlops-promote-metric[data-metric='accuracy']")
+    assert chip.text_content() == "accuracy 0.9"
+    assert "need the data" in form.locator("p.jp-mlops-promote-note").text_content()
+    chip.click()
+    assert form.locator(".jp-mlops-promote-checks").input_value() == "accuracy >= current"
+    form.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir / "sidebar-promote-form-light.png"))
+
     # Refused: the gate's report is shown, the alias stays.
     confirm = promote_in_sidebar(page, 2, "production", "accuracy >= 0.95")
     assert "moves from version 1 to version 2" in confirm.inner_text()
@@ -329,6 +340,9 @@ def test_deployment_status_shows_and_stops(lab_server, lab_store, lab_page, arti
         page.locator(".jp-Dialog button", has_text="Stop").click()
         item.locator(".jp-mlops-health-stopped").wait_for(timeout=30_000)
         assert deploy.get_deployment("churn-api").status == "stopped"
+        # Stopped, it still says what it served.
+        assert item.locator(".jp-mlops-fact-requests").text_content() == "3"
+        page.screenshot(path=str(artifacts_dir / "sidebar-deployments-stopped-light.png"))
     finally:
         deploy.undeploy("churn-api")
 
@@ -358,7 +372,7 @@ def test_drift_chart_and_windows_render(lab_server, lab_store, lab_page, artifac
     open_sidebar(page)
     widen_sidebar(page, 520)
     drift = section(page, "drift")
-    bars = drift.locator("svg.jp-mlops-drift-bars")
+    bars = drift.locator(".jp-mlops-drift-bars")
     bars.wait_for(timeout=30_000)
     drift.locator(".jp-mlops-report", has_text="nightly").first.click()
     page.wait_for_timeout(300)

@@ -89,7 +89,7 @@ def drift_bars(report: DriftReport) -> str:
             cell = f'<span class="jp-mlops-note">{esc(row["status"] or "not tested")}</span>'
             parts.append(f"{name}{cell}<span></span>")
             continue
-        width = min(score, cap) / cap * 100
+        width = max(0.0, min(score, cap)) / cap * 100
         kind = " jp-mlops-drifted" if row["drifted"] else ""
         line = 100 / cap
         track = (
@@ -97,7 +97,7 @@ def drift_bars(report: DriftReport) -> str:
             f'style="width: {width:.1f}%"></span><span class="jp-mlops-bar-line" '
             f'style="left: {line:.1f}%" title="threshold"></span></span>'
         )
-        value = f"{score:.2g}×" + (" (cut)" if score > cap else "")
+        value = f"{max(score, 0.0):.2g}×" + (" (cut)" if score > cap else "")
         parts.append(f'{name}{track}<span class="jp-mlops-bar-value">{value}</span>')
     axis = (
         '<span></span><span class="jp-mlops-bars-axis">bar: × the threshold (dashed line = 1×, '

@@ -71,7 +71,7 @@ def theme_color(hex_color: str) -> str:
     return next(css for top, css in _GREYS if level <= top)
 
 
-def figure_to_svg(figure: Figure, css_class: str = "jp-mlops-svg", max_scale: float = 1.3) -> str:
+def figure_to_svg(figure: Figure, css_class: str = "jp-mlops-svg", max_scale: float = 1.0) -> str:
     """``figure`` as inline SVG markup whose colours follow the JupyterLab theme.
 
     Parameters

@@ -4,7 +4,7 @@
  * charts follow the light and dark themes; labels are text nodes, never HTML.
  */
 import { IDriftColumn } from '../tokens';
-import { formatNumber, svg } from './dom';
+import { element, formatNumber, svg } from './dom';
 
 /** One line of a line chart. */
 export interface ISeries {
@@ -276,121 +276,64 @@ export function driftScore(column: IDriftColumn): number | null {
   return column.statistic / threshold;
 }
 
-/** Horizontal bars, one per tested column, against a line at the threshold (1). */
-export function driftBars(columns: IDriftColumn[], width = 300): SVGSVGElement {
-  const rows = columns.map(c => ({ column: c, score: driftScore(c) }));
-  const barH = 16;
-  const gap = 4;
-  const top = 8;
-  const bottom = 24;
-  const label = 104;
-  const right = 58;
-  const height = top + rows.length * (barH + gap) + bottom;
-  const root = svg('svg', {
-    class: 'jp-mlops-chart jp-mlops-drift-bars',
-    viewBox: `0 0 ${width} ${height}`,
-    role: 'img'
-  });
+/**
+ * Horizontal bars, one per tested column, most drifted first, against a dashed line at the
+ * threshold (1×). HTML, not SVG: the text keeps the side bar's font size at any width.
+ */
+export function driftBars(columns: IDriftColumn[]): HTMLElement {
+  const rows = columns
+    .map(c => ({ column: c, score: driftScore(c) }))
+    .sort((a, b) => (b.score ?? -1) - (a.score ?? -1));
+  const root = element('div', 'jp-mlops-chart jp-mlops-drift-bars');
+  root.setAttribute('role', 'img');
   root.setAttribute('aria-label', 'drift per column (1 = threshold)');
   const cap = Math.max(2, ...rows.map(r => Math.min(r.score ?? 0, 4)));
-  const innerW = width - label - right;
-  const x = (v: number) => label + (Math.min(v, cap) / cap) * innerW;
-  rows.forEach((row, index) => {
-    const y = top + index * (barH + gap);
+  const at = (v: number) => `${(Math.max(0, Math.min(v, cap)) / cap) * 100}%`;
+  for (const row of rows) {
     const c = row.column;
-    const group = svg('g', {
-      class: c.drifted
-        ? 'jp-mlops-drift-row jp-mlops-drifted'
-        : 'jp-mlops-drift-row'
-    });
-    const name = c.column.length > 16 ? `${c.column.slice(0, 15)}…` : c.column;
-    group.appendChild(
-      svg(
-        'text',
-        { class: 'jp-mlops-drift-label', x: label - 6, y: y + barH - 4 },
-        name
-      )
+    const line = element(
+      'div',
+      c.drifted ? 'jp-mlops-drift-row jp-mlops-drifted' : 'jp-mlops-drift-row'
     );
-    if (row.score === null) {
-      group.appendChild(
-        svg(
-          'text',
-          { class: 'jp-mlops-drift-value', x: label + 2, y: y + barH - 4 },
-          c.status ?? 'not tested'
-        )
-      );
-    } else {
-      group.appendChild(
-        svg('rect', {
-          class: 'jp-mlops-drift-bar',
-          x: label,
-          y,
-          width: Math.max(1, x(row.score) - label),
-          height: barH
-        })
-      );
-      const value =
+    const name = c.column.length > 16 ? `${c.column.slice(0, 15)}…` : c.column;
+    line.appendChild(element('span', 'jp-mlops-drift-label', name));
+    const track = element('span', 'jp-mlops-drift-track');
+    let value = c.status ?? 'not tested';
+    if (row.score !== null) {
+      const bar = element('span', 'jp-mlops-drift-bar');
+      bar.style.width = at(row.score);
+      track.appendChild(bar);
+      value =
         c.p_value === null
           ? formatNumber(c.statistic)
           : c.p_value < 0.001
             ? 'p<0.001'
             : `p=${formatNumber(c.p_value)}`;
-      group.appendChild(
-        svg(
-          'text',
-          {
-            class: 'jp-mlops-drift-value',
-            x: width - right + 4,
-            y: y + barH - 4
-          },
-          value
-        )
-      );
     }
+    const threshold = element('span', 'jp-mlops-drift-line');
+    threshold.style.left = at(1);
+    track.appendChild(threshold);
+    line.append(track, element('span', 'jp-mlops-drift-value', value));
     const verdict = c.drifted
       ? 'drifted'
       : c.drifted === false
         ? 'no drift'
         : (c.status ?? '');
-    group.appendChild(
-      svg(
-        'title',
-        {},
-        `${c.column} (${c.kind ?? '?'}, ${c.method ?? 'no method'}): ${verdict}; ` +
-          `statistic ${formatNumber(c.statistic)}, p-value ${formatNumber(c.p_value)}, ` +
-          `threshold ${formatNumber(c.threshold)}`
-      )
-    );
-    root.appendChild(group);
-  });
-  const bottomY = top + rows.length * (barH + gap);
-  root.appendChild(
-    svg('line', {
-      class: 'jp-mlops-chart-threshold',
-      x1: x(1),
-      x2: x(1),
-      y1: top - 4,
-      y2: bottomY
-    })
-  );
-  root.appendChild(
-    svg(
-      'text',
-      { class: 'jp-mlops-chart-tick', x: x(1), y: bottomY + 12 },
-      'threshold'
-    )
-  );
-  root.appendChild(
-    svg(
-      'text',
-      {
-        class: 'jp-mlops-chart-tick jp-mlops-chart-ytick',
-        x: x(cap),
-        y: bottomY + 12
-      },
-      `${cap}×`
-    )
-  );
+    line.title =
+      `${c.column} (${c.kind ?? '?'}, ${c.method ?? 'no method'}): ${verdict}; ` +
+      `${row.score === null ? '' : `${formatNumber(row.score)}× the threshold; `}` +
+      `statistic ${formatNumber(c.statistic)}, p-value ${formatNumber(c.p_value)}, ` +
+      `threshold ${formatNumber(c.threshold)}`;
+    root.appendChild(line);
+  }
+  const axis = element('div', 'jp-mlops-drift-axis');
+  const ticks = element('span', 'jp-mlops-drift-track');
+  const one = element('span', 'jp-mlops-drift-tick', 'threshold');
+  one.style.left = at(1);
+  const last = element('span', 'jp-mlops-drift-tick jp-mlops-last', `${cap}×`);
+  ticks.append(one, last);
+  axis.append(element('span'), ticks, element('span'));
+  root.appendChild(axis);
   return root;
 }
 
