@@ -11,8 +11,14 @@ What is measured (targets from issue 3, point 8):
    of 50 rows and displays it (the display bundle includes the static HTML fallback). Target
    ≤ 1 s.
 2. ``%mlops_compare`` of 20 runs with 1,000 steps of 3 metrics each (logged with
-   ``log_metrics``): reading 60 histories, the tables and three PNG charts (overlays, parallel
-   coordinates, scatter), and display. Target ≤ 1.5 s.
+   ``log_metrics``): reading 60 histories, the tables and three themed SVG charts (overlays,
+   parallel coordinates, scatter), and display. Target ≤ 1.5 s.
+3. The run page of a run with 20 metrics × 1,000 steps (issue 14): ``%mlops_run`` in the
+   shell, the core call behind ``GET runs/<id>/page``, and with ``--browser`` the side bar's
+   run tab in Chromium, from the click on the run's name until its 20 charts are drawn.
+   Target ≤ 0.5 s (the tab).
+4. With ``--browser``: the side bar's first paint over the 10,000 runs, from the click on the
+   MLOps tab to the first frame with run rows (``bench_rest.py``'s measure). Target ≤ 1 s.
 
 Each is timed *warm* (median of repeated calls in one IPython ``InteractiveShell``, as in a
 kernel that has already shown a panel) and *cold* (the first call in a fresh process, which also
@@ -38,9 +44,14 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 RESULTS_DIR = os.path.join(HERE, "results")
-TARGETS = {"runs_panel_s": 1.0, "compare_panel_s": 1.5}
-FULL = {"runs": 10_000, "compare_runs": 20, "steps": 1_000, "repeats": 5}
-QUICK = {"runs": 2_000, "compare_runs": 5, "steps": 200, "repeats": 2}
+TARGETS = {
+    "runs_panel_s": 1.0,
+    "compare_panel_s": 1.5,
+    "run_page_tab_s": 0.5,
+    "sidebar_first_paint_s": 1.0,
+}
+FULL = {"runs": 10_000, "compare_runs": 20, "steps": 1_000, "repeats": 5, "page_metrics": 20}
+QUICK = {"runs": 2_000, "compare_runs": 5, "steps": 200, "repeats": 2, "page_metrics": 20}
 MODELS = ("rf", "gbm", "logreg", "svm", "knn")
 
 
@@ -109,6 +120,97 @@ def seed_long_runs(count: int, steps: int) -> list[str]:
                 mlops.log_metrics(points, step=step)
             ids.append(run.id)
     return ids
+
+
+def seed_page_run(metrics: int, steps: int) -> str:
+    """One run (newest of all) with ``metrics`` metrics of ``steps`` points: the run page's."""
+    import jupyter_mlops as mlops
+
+    with mlops.start_run(name="run-page-bench", experiment="big") as run:
+        mlops.log_params({f"p{i}": i for i in range(10)})
+        for step in range(steps):
+            mlops.log_metrics(
+                {f"m{i:02d}": (i + 1) / (step + 1) for i in range(metrics)}, step=step
+            )
+    mlops.flush()
+    return run.id
+
+
+def time_call(fn: Any, repeats: int) -> dict[str, Any]:
+    """Median wall time of ``fn()`` over ``repeats`` calls."""
+    walls = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        walls.append(time.perf_counter() - start)
+    return {"median_s": statistics.median(walls), "samples_s": walls}
+
+
+# -- the browser -----------------------------------------------------------------------------------
+OPEN_RUN_JS = """async ([selector, charts]) => {
+  const link = document.querySelector(selector);
+  if (!link) { return null; }
+  const start = performance.now();
+  link.click();
+  const done = () => document.querySelectorAll(
+    '.jp-mlops-run-page:not(.lm-mod-hidden) [data-section="charts"] svg').length >= charts;
+  while (!done()) {
+    await new Promise(resolve => requestAnimationFrame(resolve));
+    if (performance.now() - start > 30000) { return null; }
+  }
+  await new Promise(resolve => requestAnimationFrame(resolve));
+  return performance.now() - start;
+}"""
+
+
+def bench_browser(folder: str, run_id: str, metrics: int, paints: int) -> dict[str, Any]:
+    """The side bar's first paint and the run tab, in Chromium over a real ``jupyter lab``."""
+    import shutil
+    from pathlib import Path
+
+    sys.path.insert(0, HERE)
+    import bench_rest  # the REST benchmark's lab and first-paint measure
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-panels-lab-"))
+    (tmp / "store").parent.mkdir(exist_ok=True)
+    shutil.copytree(folder, tmp / "store", dirs_exist_ok=True)
+    lab, process = bench_rest.start_lab(tmp)
+    try:
+        paint = bench_rest.bench_paint(lab, paints)
+        tabs = _run_tabs(bench_rest, lab, run_id, metrics, paints)
+    finally:
+        bench_rest.lab_tools._stop_group(process)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"sidebar_first_paint": paint, "run_page_tab": tabs}
+
+
+def _run_tabs(bench_rest: Any, lab: Any, run_id: str, metrics: int, loads: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    selector = f'#jupyter-mlops-sidebar .jp-mlops-run-row[data-run-id="{run_id}"] a'
+    samples = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=bench_rest.lab_tools.CHROMIUM, args=bench_rest.lab_tools.CHROMIUM_FLAGS
+        )
+        try:
+            for _ in range(loads):
+                context = browser.new_context(viewport={"width": 1280, "height": 800})
+                page = context.new_page()
+                page.goto(lab.page_url(), wait_until="domcontentloaded")
+                page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)
+                page.locator(bench_rest.SIDEBAR_TAB).click()
+                page.locator(selector).wait_for(timeout=60_000)
+                page.wait_for_timeout(1000)
+                ms = page.evaluate(OPEN_RUN_JS, [selector, metrics])
+                if ms is None:
+                    raise RuntimeError("the run page's charts did not appear within 30 s")
+                samples.append(ms)
+                log(f"run tab: {ms:.0f} ms")
+                context.close()
+        finally:
+            browser.close()
+    return {"median_ms": round(statistics.median(samples), 1), "samples_ms": samples}
 
 
 # -- timing --------------------------------------------------------------------------------------
@@ -204,6 +306,7 @@ def measure(cfg: dict[str, int], folder: str) -> dict[str, Any]:
     started = time.perf_counter()
     seed_runs(get_store(), cfg["runs"])
     ids = seed_long_runs(cfg["compare_runs"], cfg["steps"])
+    page_run = seed_page_run(cfg["page_metrics"], cfg["steps"])
     mlops.flush()
     log(f"seeded in {time.perf_counter() - started:.1f} s")
     ip = shell()
@@ -211,11 +314,17 @@ def measure(cfg: dict[str, int], folder: str) -> dict[str, Any]:
     with capture_output():  # imports and a first drawing out of the way
         ip.run_line_magic("mlops_runs", "-e long")
     _close_widgets()
+    from jupyter_mlops.jupyter.server_routes import plain, run_page
+
     return {
         "runs_panel": time_magic(ip, "mlops_runs", runs_line, cfg["repeats"]),
         "compare_panel": time_magic(ip, "mlops_compare", compare_line, cfg["repeats"]),
+        "run_panel": time_magic(ip, "mlops_run", page_run, cfg["repeats"]),
+        "run_page_route": time_call(lambda: json.dumps(plain(run_page(page_run))), cfg["repeats"]),
         "runs_panel_cold_s": time_cold(folder, "mlops_runs", runs_line),
         "compare_panel_cold_s": time_cold(folder, "mlops_compare", compare_line),
+        "run_panel_cold_s": time_cold(folder, "mlops_run", page_run),
+        "page_run": page_run,
     }
 
 
@@ -225,6 +334,11 @@ def report(cfg: dict[str, int], results: dict[str, Any]) -> bool:
         (f"%mlops_runs, {cfg['runs']:,} runs, first page", "runs_panel"),
         (f"%mlops_compare, {cfg['compare_runs']} x {cfg['steps']:,} steps", "compare_panel"),
     ]
+    page = f"{cfg['page_metrics']} metrics x {cfg['steps']:,} steps"
+    print(f"%mlops_run, {page}: warm {results['run_panel']['median_s']:.3f}s, "
+          f"cold {results['run_panel_cold_s']:.2f}s")  # fmt: skip
+    print(f"GET runs/<id>/page (core + JSON), {page}: "
+          f"{results['run_page_route']['median_s'] * 1000:.0f} ms")  # fmt: skip
     ok = True
     print(f"\n{'measure':<40} {'warm':>8} {'CPU':>7} {'cold':>7} {'target':>7}  result")
     for title, key in rows:
@@ -235,6 +349,17 @@ def report(cfg: dict[str, int], results: dict[str, Any]) -> bool:
         cold = results[f"{key}_cold_s"]
         verdict = "PASS" if passed else "MISS"
         print(f"{title:<40} {warm:>7.3f}s {cpu:>6.3f}s {cold:>6.2f}s {target:>6.1f}s  {verdict}")
+    browser = results.get("browser")
+    if browser:
+        for title, key, target in (
+            ("side bar first paint (Chromium)", "sidebar_first_paint", "sidebar_first_paint_s"),
+            (f"run tab, {page} (Chromium)", "run_page_tab", "run_page_tab_s"),
+        ):
+            ms = browser[key]["median_ms"]
+            passed = ms / 1000 <= TARGETS[target]
+            ok &= passed
+            verdict = "PASS" if passed else "MISS"
+            print(f"{title:<40} {ms:>6.0f}ms {'':>7} {'':>7} {TARGETS[target]:>6.1f}s  {verdict}")
     return ok
 
 
@@ -245,12 +370,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS")
     parser.add_argument("--max-load", type=float, default=1.0)
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--browser", action="store_true", help="also the side bar and run tab in Chromium"
+    )
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else FULL
     load_before = wait_idle(args.wait_idle, args.max_load)
     sys.path.insert(0, REPO)
     with tempfile.TemporaryDirectory(prefix="bench-panels-") as folder:
         results = measure(cfg, folder)
+        if args.browser:
+            results["browser"] = bench_browser(
+                folder, results["page_run"], cfg["page_metrics"], 1 if args.quick else 3
+            )
     ok = report(cfg, results)
     results.update(sizes=cfg, targets=TARGETS, load_before=load_before)
     results.update(load_after=os.getloadavg()[0], cores=os.cpu_count())
