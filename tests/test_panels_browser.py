@@ -73,13 +73,27 @@ def test_compare_panels_render_in_jupyterlab(lab_server, lab_page, artifacts_dir
     table.wait_for(state="visible", timeout=30_000)
     assert "gbm-lr0.05-depth1" in table.inner_text()
     assert "page 1 of 1" in runs.inner_text()
+    # The order in force (-o "metrics.val_loss ASC") is what the sort control shows, and each
+    # row has its check box, lined up with the row.
+    sort = runs.locator(".widget-dropdown select").first
+    assert sort.evaluate("el => el.options[el.selectedIndex].text").split() == [
+        "val_loss",
+        "(last)",
+    ]
+    checks = runs.locator(".jp-mlops-checks input[type=checkbox]:visible")
+    assert checks.count() == 8
+    rows = table.locator("tbody tr")
+    for i in (0, 7):
+        box, row = checks.nth(i).bounding_box(), rows.nth(i).bounding_box()
+        middle = box["y"] + box["height"] / 2
+        assert row["y"] <= middle <= row["y"] + row["height"], (i, box, row)
     page.screenshot(path=str(artifacts_dir / "runs-panel.png"))
 
     compare = output_of(page, COMPARE_CELL)
     compare.locator("text=Comparing 8 runs").wait_for(state="visible", timeout=30_000)
-    chart = compare.locator("img.widget-image").first
+    chart = compare.locator("svg.jp-mlops-svg").first
     chart.wait_for(state="visible", timeout=30_000)
-    assert chart.evaluate("img => img.complete && img.naturalWidth > 600")
+    assert chart.bounding_box()["width"] > 600
     assert compare.locator(".widget-html-content table.jp-mlops-table").count() >= 2
     notebook_text = page.locator(".jp-NotebookPanel").inner_text()
     assert "Loading widget" not in notebook_text

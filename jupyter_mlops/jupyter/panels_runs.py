@@ -34,10 +34,11 @@ DEFAULT_METRICS = 3
 ROW_PX = 26  # every row of the page is this tall, so the check boxes beside it line up
 _CHECK_LAYOUT = dict(width="24px", height=f"{ROW_PX}px", margin="0", padding="0")
 RUNS_CSS = f"""<style>
-.jp-mlops-runs-page tr {{height: {ROW_PX}px;}}
-.jp-mlops-runs-page th, .jp-mlops-runs-page td {{height: {ROW_PX}px; box-sizing: border-box;
-  padding-top: 0; padding-bottom: 0; line-height: {ROW_PX - 2}px; white-space: nowrap;}}
-.jp-mlops-runs-page {{border-collapse: separate; border-spacing: 0;}}
+table.jp-mlops-table.jp-mlops-runs-page {{border-collapse: separate; border-spacing: 0;}}
+table.jp-mlops-table.jp-mlops-runs-page tr {{height: {ROW_PX}px;}}
+table.jp-mlops-table.jp-mlops-runs-page th, table.jp-mlops-table.jp-mlops-runs-page td {{
+  height: {ROW_PX}px; box-sizing: border-box; padding-top: 0; padding-bottom: 0;
+  line-height: {ROW_PX - 2}px; white-space: nowrap;}}
 .jp-mlops-checks .widget-checkbox, .jp-mlops-checks .widget-inline-hbox {{height: {ROW_PX}px;
   min-height: 0;}}
 .jp-mlops-nested {{color: var(--jp-ui-font-color3, #999);}}
