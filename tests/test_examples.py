@@ -59,6 +59,18 @@ def test_quickstart_through_the_demo_command(store_dir, tmp_path):
     assert list((tmp_path / "work").iterdir()) == []  # nothing left in the current folder
     saved = done.stdout.split("Executed notebook saved to ", 1)[1].split(".\n", 1)[0]
     assert saved.endswith("quickstart-output.ipynb") and os.path.exists(saved)
+    # The quickstart ends on panels: the runs panel and the run page, not raw epoch times.
+    executed = nbformat.read(saved, as_version=4)
+    panels = [o["data"]["text/plain"] for o in outputs(executed, WIDGET)]
+    assert any(p.startswith("<RunsPanel") for p in panels)
+    assert any(p.startswith("<RunPanel sgd-epochs") for p in panels)
+    assert "timestamp" not in text_of(executed)
+    scores = {
+        r["run_name"]: r["metrics"]["test_accuracy"]["last"]
+        for r in EmbeddedStore.open(str(store_dir)).list_runs()
+        if "test_accuracy" in r["metrics"]
+    }
+    assert all(score < 1.0 for score in scores.values()), scores  # not a 1.000 demo
     store = EmbeddedStore.open(str(store_dir))
     runs = {r["run_name"]: r for r in store.list_runs()}
     assert {"random-forest", "logistic-regression", "sgd-epochs"} <= set(runs)

@@ -114,6 +114,16 @@ def test_models_panel_lists_and_details_with_escaping(trained):
     assert "application/vnd.jupyter.widget-view+json" in bundle and "text/html" in bundle
 
 
+def test_lineage_values_wrap_in_full_and_link_the_run_page(trained):
+    from jupyter_mlops.jupyter.panels_registry import lineage_html
+
+    version = mlops.register_model(trained.user_ns["good"], "cancer")
+    html = lineage_html(mlops.get_model_version("cancer", version.version))
+    assert "jp-mlops-wrap" in html and "white-space: normal" in html  # wraps, never cut
+    assert version.sha256 in html and "…" not in html  # the whole values
+    assert f"#jupyter-mlops/run/{version.run_id}" in html
+
+
 def test_models_panel_promote_form_runs_the_gate(trained):
     trained.run_line_magic("mlops_register", "good -n cancer")
     trained.run_line_magic("mlops_register", "weak -n cancer")
