@@ -319,6 +319,8 @@ def test_themed_svg_uses_jupyterlab_colours_and_keeps_labels_inert():
     assert "<img" not in svg and "<!--" not in svg and "&lt;img" in svg  # text, never markup
     assert "var(--jp-ui-font-color1" in svg and "#1f77b4" in svg  # greys themed, hues kept
     assert "#ffffff" not in svg and "*{" not in svg  # no white box, no page-wide style
+    ax.set_xlabel("lr 0.00125")
+    assert ">lr 0.00125<" in figure_to_svg(figure)  # path data is rounded, labels never
     assert theme_color("#000000").startswith("var(--jp-ui-font-color1")
     assert theme_color("#d62728") == "#d62728"
 

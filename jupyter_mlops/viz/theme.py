@@ -48,8 +48,10 @@ _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _SIZE = re.compile(r'<svg([^>]*?) width="([\d.]+)pt" height="([\d.]+)pt"')
 # matplotlib's `*{...}` style block would apply to the whole page once inline: moved to the root.
 _GLOBAL_STYLE = re.compile(r'\s*<style type="text/css">\*\{([^}]*)\}</style>')
-# Coordinates to 0.1 pt: finer than a pixel can show, and it halves the size of long lines.
-_FINE_NUMBER = re.compile(r"(?<![#\w])(-?\d+\.\d)\d+")
+# Path coordinates to 0.1 pt: finer than a pixel can show, and long lines get half as big.
+# Only inside `d="..."`: labels (text nodes) keep every digit they were given.
+_PATH_DATA = re.compile(r'(?<=\sd=")[^"]*')
+_FINE_NUMBER = re.compile(r"(-?\d+\.\d)\d+")
 _LOCK = threading.Lock()  # matplotlib's text layout caches are shared between threads
 
 
@@ -101,7 +103,7 @@ def figure_to_svg(figure: Figure, css_class: str = "jp-mlops-svg", max_scale: fl
 def _restyle(svg: str, css_class: str, max_scale: float) -> str:
     svg = _METADATA.sub("", _HEADER.sub("", svg, count=1), count=1)
     svg = _COMMENT.sub("", svg)
-    svg = _FINE_NUMBER.sub(r"\1", svg)
+    svg = _PATH_DATA.sub(lambda m: _FINE_NUMBER.sub(r"\1", m.group(0)), svg)
     svg = _HEX.sub(lambda m: theme_color(m.group(0)), svg)
     svg = svg.replace('<text style="', f'<text style="fill: {TEXT}; ')
     svg = _FONT_FAMILY.sub(f"font-family: {FONT}", svg)
