@@ -11,7 +11,7 @@ import signal
 
 import pytest
 import sweep_scripts as scripts
-from test_sidebar_browser import lab_store, open_sidebar, section, set_theme  # noqa: F401
+from test_sidebar_browser import open_sidebar, section, set_theme  # lab_store: browser_fixtures
 
 import jupyter_mlops as mlops
 
