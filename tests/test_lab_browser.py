@@ -53,6 +53,7 @@ def test_sidebar_lists_sections_and_experiments(lab_server, lab_page, artifacts_
         "models",
         "deployments",
         "drift",
+        "sweeps",
     ]
     experiments = panel.locator('[data-section="experiments"] .jp-mlops-item')
     experiments.first.wait_for()
