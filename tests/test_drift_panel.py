@@ -236,3 +236,13 @@ def test_drift_example(store_dir, tmp_path):
 def test_example_is_committed_without_outputs():
     nb = nbformat.read(os.path.join(ROOT, "examples", "drift.ipynb"), as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+def test_a_column_with_p_1_reads_zero_not_minus_zero():
+    from jupyter_mlops.jupyter.panels_drift import drift_bars
+    from jupyter_mlops.monitoring.charts import severity
+
+    row = {"column": "plan", "p_value": 1.0, "threshold": 0.05, "statistic": 0.0}
+    assert str(severity(row)) == "0.0"
+    ref = pd.DataFrame({"plan": ["a", "b"] * 200})
+    assert "-0×" not in drift_bars(detect_drift(ref, ref.copy(), progress=False))

@@ -46,7 +46,8 @@ def severity(row: dict) -> float | None:
     if row.get("p_value") is not None:
         if threshold >= 1:
             return None
-        return math.log(max(row["p_value"], 1e-300)) / math.log(threshold)
+        # abs: p = 1 gives log(p) = 0.0, and 0.0 / log(threshold) is -0.0, shown as "-0×"
+        return abs(math.log(max(row["p_value"], 1e-300)) / math.log(threshold))
     statistic = row.get("statistic")
     return None if statistic is None else statistic / threshold
 
