@@ -115,6 +115,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_store_commands(sub)
 
+    from jupyter_mlops.tensorboard.cli import add_commands as add_tensorboard
+
+    add_tensorboard(sub)
+
     demo = sub.add_parser("demo", help="run examples/quickstart.ipynb headless and show the result")
     demo.add_argument("--notebook", help="another notebook to run instead of the quickstart")
     demo.add_argument(

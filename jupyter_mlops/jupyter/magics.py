@@ -26,8 +26,8 @@ MAX_PENDING_CAPTURES = 8
 WAIT_PENDING_S = 2.0
 _VARIABLE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _ACTION_FLAGS = {
-    None: {"experiment", "name", "params", "metrics", "tags", "no_autolog"},
-    "start": {"experiment", "name", "tags", "no_autolog"},
+    None: {"experiment", "name", "params", "metrics", "tags", "no_autolog", "system_metrics"},
+    "start": {"experiment", "name", "tags", "no_autolog", "system_metrics"},
     "stop": {"params", "metrics", "tags"},
     "status": set(),
 }
@@ -38,6 +38,7 @@ _FLAG_NAMES = {
     "metrics": "-m",
     "tags": "-t",
     "no_autolog": "--no-autolog",
+    "system_metrics": "--system-metrics",
 }
 
 
@@ -92,6 +93,11 @@ class TrackingMagics(Magics):
         help="tags of the run",
     )
     @argument("--no-autolog", action="store_true", help="do not autolog scikit-learn fits")
+    @argument(
+        "--system-metrics",
+        action="store_true",
+        help="sample CPU, memory, disk, network and GPU in the background (needs psutil)",
+    )
     @line_cell_magic
     def mlops_track(self, line: str, cell: str | None = None) -> Any:
         """Track a cell, or a span of cells, as one run.
@@ -111,7 +117,11 @@ class TrackingMagics(Magics):
         and saved at ``%mlops_track stop`` as the notebook ``code/session_history.ipynb``;
         scikit-learn fits in those cells are autologged to it. A new ``start`` finishes the open
         run first. ``%mlops_track stop`` accepts ``-p``/``-m``/``-t``; ``%mlops_track status``
-        shows what is open. Set ``JUPYTER_MLOPS_QUIET=1`` to silence the summary lines.
+        shows what is open. PyTorch training in the cell is autologged too (optimizer and
+        loss settings, ``train_loss``/``val_loss`` per epoch, the model), and so is whatever it
+        writes to a ``SummaryWriter``. ``--system-metrics`` samples CPU, memory, disk, network
+        and GPU every few seconds into ``system/*`` metrics. Set ``JUPYTER_MLOPS_QUIET=1`` to
+        silence the summary lines.
 
         Examples
         --------
@@ -171,7 +181,8 @@ class TrackingMagics(Magics):
         tags = _parse_tags(args.tags)
         if context.pending_captures() > MAX_PENDING_CAPTURES:  # back-pressure for cell loops
             context.wait_for_captures(WAIT_PENDING_S)
-        run = tr.start(args.name, args.experiment, tags, nested=fluent.active_run() is not None)
+        nested = fluent.active_run() is not None
+        run = tr.start(args.name, args.experiment, tags, nested, args.system_metrics)
         context.submit(context.put_text, get_store(), run.id, tr.CELL_ARTIFACT, cell)
         return run
 
@@ -206,7 +217,7 @@ class TrackingMagics(Magics):
             print(
                 f"jupyter_mlops: finished run {old.name!r} ({old.id[:8]}) before starting a new one"
             )
-        run = tr.start(args.name, args.experiment, tags)
+        run = tr.start(args.name, args.experiment, tags, system_metrics=args.system_metrics)
         self.session = tr.SessionRun(run, autolog=not args.no_autolog)
         tr.say(tr.summary("●", run, "recording cells until %mlops_track stop"))
 

@@ -103,7 +103,11 @@ def _cell_traceback(tb: TracebackType | None, filename: str) -> TracebackType | 
 
 # -- runs -------------------------------------------------------------------------------------
 def start(
-    name: str | None, experiment: str | None, tags: dict[str, str], nested: bool = False
+    name: str | None,
+    experiment: str | None,
+    tags: dict[str, str],
+    nested: bool = False,
+    system_metrics: bool = False,
 ) -> fluent.ActiveRun:
     """Start a run; our errors become ``UsageError`` (nothing ran yet)."""
     from IPython.core.error import UsageError
@@ -112,7 +116,13 @@ def start(
         parent = fluent.active_run()
         experiment = parent.experiment if parent is not None else None
     try:
-        return fluent.start_run(name=name, experiment=experiment, tags=tags, nested=nested)
+        return fluent.start_run(
+            name=name,
+            experiment=experiment,
+            tags=tags,
+            nested=nested,
+            system_metrics=system_metrics or None,
+        )
     except MlopsError as e:
         raise UsageError(str(e)) from e
 

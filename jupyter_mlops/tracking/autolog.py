@@ -37,7 +37,7 @@ import sys
 import warnings
 import weakref
 from collections.abc import Callable, Iterator, MutableMapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from types import FrameType, ModuleType
 from typing import Any
 
@@ -154,11 +154,22 @@ def autolog(
     _state.session = session
     session.guard("metric functions", session.rebind)
     try:
-        yield session
+        with _torch_autolog(session, cell):
+            yield session
     finally:
         _state.session = previous
         session.guard("metric functions", session.restore)
         session.guard("sklearn.metrics results", session.log_metric_calls)
+
+
+def _torch_autolog(session: AutologSession, cell: str) -> ExitStack:
+    """PyTorch's autolog (:mod:`jupyter_mlops.tracking.autolog_torch`) for the same block."""
+    from jupyter_mlops.tracking import autolog_torch
+
+    stack = ExitStack()
+    if session.guard("PyTorch autolog", autolog_torch.wanted, cell):
+        session.guard("PyTorch autolog", stack.enter_context, autolog_torch.autolog(session.guard))
+    return stack
 
 
 def active_session() -> AutologSession | None:

@@ -192,6 +192,7 @@ def start_run(
     tags: dict[str, Any] | None = None,
     nested: bool = False,
     run_id: str | None = None,
+    system_metrics: bool | None = None,
 ) -> ActiveRun:
     """Start a run and make it active; use it as ``with start_run(...) as run:``.
 
@@ -210,9 +211,18 @@ def start_run(
     run_id : str, optional
         Resume this existing run instead (as MLflow's ``run_id=``): it is RUNNING again and
         active; ``name`` and ``experiment`` are ignored, ``tags`` are added.
+    system_metrics : bool, optional
+        Sample CPU, memory, disk, network and GPU in the background while the run is active
+        (:mod:`jupyter_mlops.tracking.system_metrics`; needs psutil).
     """
+    if system_metrics:
+        from jupyter_mlops.tracking.system_metrics import require_psutil
+
+        require_psutil()  # before the run exists: a missing package leaves nothing behind
     if run_id is not None:
-        return _resume_run(str(run_id), tags or {})
+        active = _resume_run(str(run_id), tags or {})
+        _start_extras(active, bool(system_metrics))
+        return active
     parent = _tracker.current()
     if parent is not None and not nested:
         print(
@@ -259,6 +269,7 @@ def start_run(
         else:
             if extra:
                 store.set_tags(run_id, extra)
+    _start_extras(active, bool(system_metrics))
     return active
 
 
@@ -282,6 +293,17 @@ def _resume_run(run_id: str, tags: dict[str, Any]) -> ActiveRun:
     return active
 
 
+def _start_extras(run: ActiveRun, system_metrics: bool) -> None:
+    """Hooks of other modules: SummaryWriter capture, system metrics."""
+    from jupyter_mlops.tracking import autolog_tensorboard
+
+    autolog_tensorboard.watch()
+    if system_metrics:
+        from jupyter_mlops.tracking import system_metrics as monitor
+
+        monitor.start(run.id)
+
+
 def active_run() -> ActiveRun | None:
     """The innermost active run, or ``None``."""
     return _tracker.current()
@@ -303,6 +325,9 @@ def end_run(status: str = "FINISHED", run_id: str | None = None) -> None:
         if run is target:
             break
     end_time = _now_ms()
+    monitor = sys.modules.get("jupyter_mlops.tracking.system_metrics")
+    if monitor is not None:
+        monitor.stop(ended)
     if store.remote:  # sent after the run's points, by the flush thread: a slow server can wait
         buffer = _tracker.buffer()
         for run_id in ended:
