@@ -61,12 +61,13 @@ class TorchAutolog:
         self.train_loader: int | None = None
         self.last_loader: int | None = None
         self.epoch_points: list[tuple[int, dict[str, float]]] = []
+        self.models_before = _logged_models()
 
     # -- hooks ----------------------------------------------------------------------------------
     def pre_forward(self, module: Any, args: Any) -> None:
         self.depth += 1
-        if self.depth != 1 or _is_loss(module):
-            return
+        if self.depth != 1 or _is_loss(module) or not _plain_batch(args):
+            return  # torch.export and torch.compile trace with tensor subclasses: not training
         import torch
 
         if torch.is_grad_enabled() and module.training:
@@ -76,14 +77,14 @@ class TorchAutolog:
 
     def post_forward(self, module: Any, args: Any, output: Any) -> None:
         self.depth = max(0, self.depth - 1)
-        if self.depth == 0 and _is_loss(module):
+        if self.depth == 0 and _is_loss(module) and _plain_batch(args):
             if self.loss_module is None:
                 self.loss_module = module
             if self._evaluating() and _is_scalar(output):
                 self.val.append(output.detach())
 
     def backward(self, tensor: Any) -> None:
-        if not _is_scalar(tensor):
+        if not _is_scalar(tensor) or not _plain_batch((tensor,)):
             return
         self._maybe_new_epoch()
         self.train.append(tensor.detach())
@@ -189,12 +190,12 @@ class TorchAutolog:
         from jupyter_mlops.tracking import models
 
         model = self.model
-        if model is None or models.logged_uri_of(model) is not None:
-            return
+        if model is None or _logged_models() - self.models_before:
+            return  # the cell logged a model itself
         example = self.tops.get(id(model), (None, None))[1]
         try:
             models.log_model(model, "model", input_example=example)
-        except Conflict:  # the cell logged a model named "model" itself
+        except Conflict:  # a model named "model" is there already (an earlier cell of the run)
             pass
 
 
@@ -202,6 +203,23 @@ class TorchAutolog:
 def _is_loss(module: Any) -> bool:
     loss = sys.modules["torch"].nn.modules.loss._Loss
     return isinstance(module, loss)
+
+
+def _logged_models() -> set[str]:
+    """Model descriptors of the active run."""
+    from jupyter_mlops.tracking import fluent
+
+    run = fluent.active_run()
+    if run is None:
+        return set()
+    return {p for p in fluent.get_run(run.id).artifacts if p.endswith("/MLmodel.json")}
+
+
+def _plain_batch(args: Any) -> bool:
+    """Whether the first argument is an ordinary tensor (not a tracing subclass)."""
+    torch = sys.modules["torch"]
+    first = args[0] if isinstance(args, tuple) and args else None
+    return type(first) in (torch.Tensor, torch.nn.Parameter)
 
 
 def _is_scalar(value: Any) -> bool:
