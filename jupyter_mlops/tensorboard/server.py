@@ -63,9 +63,10 @@ def start_tensorboard(
         sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--host", HOST,
         "--port", str(port), "--reload_interval", str(RELOAD_INTERVAL_S),
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    server = TensorBoardServer(logdir, f"http://{HOST}:{port}/", port, process.pid)
-    _wait_until_up(server, process, log, timeout)
+    with log:  # the child keeps its own copy of the file; ours is for a failed start only
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        server = TensorBoardServer(logdir, f"http://{HOST}:{port}/", port, process.pid)
+        _wait_until_up(server, process, log, timeout)
     _servers[logdir] = (server, process)
     return server
 
@@ -96,6 +97,7 @@ def _wait_until_up(
         except OSError:
             time.sleep(0.3)
     process.kill()
+    process.wait()
     raise MlopsError(f"TensorBoard did not answer on {server.url} within {timeout:.0f} s.")
 
 

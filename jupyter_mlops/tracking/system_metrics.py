@@ -49,7 +49,7 @@ def require_psutil() -> Any:
     return psutil
 
 
-class _Gpus:
+class Gpus:
     """NVML handles, or none when there is no NVIDIA driver or no ``nvidia-ml-py``."""
 
     def __init__(self) -> None:
@@ -89,7 +89,7 @@ class SystemMetricsMonitor:
         self.samples = 0
         self._warned = False
         self._stop = threading.Event()
-        self._gpus = _Gpus()
+        self._gpus = Gpus()
         self._disk_path = os.getcwd()
         self._disk0 = self._disk_io()
         self._net0 = self._net_io()
