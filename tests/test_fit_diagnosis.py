@@ -98,3 +98,8 @@ def test_runs_are_diagnosed_from_the_store(store_dir):
         mlops.log_metric("accuracy", 0.9)
     flags = diagnose_runs(fluent.find_runs())
     assert [f.kind for f in flags[over.id]] == ["overfitting"] and flags[fine.id] == []
+
+
+def test_both_curves_getting_worse_is_divergence_not_overfitting():
+    diverging = [v + 0.5 for v in U_SHAPE]
+    assert diagnose_fit(curves(train_loss=diverging, val_loss=U_SHAPE)) == []

@@ -15,9 +15,9 @@ The two curves are compared at the steps where both have a point; fewer than ``p
 shared steps give no verdict. ``system/*`` metrics are never paired.
 
 **Overfitting**: validation has not improved for at least ``patience`` evaluations since its
-best one, is now worse than that best by more than ``min_delta`` of its range, and training has
-kept improving since then (also by more than ``min_delta`` of its own range). The flag names
-the step of the best validation value: where early stopping would have stopped.
+best one, is now worse than that best by more than ``min_delta`` of its range, and training is
+better now than it was at that step. The flag names the step of the best validation value:
+where early stopping would have stopped.
 
 **Underfitting**: both curves are flat (over the last ``patience + 1`` shared points each
 moves by at most ``flat_tolerance`` of its level) and both are still high: each has closed less
@@ -135,11 +135,11 @@ def _overfitting(
     t = [sign * x for x in train]
     best = v.index(min(v))
     since = len(v) - 1 - best
-    val_range, train_range = max(v) - min(v), max(t) - min(t)
-    if since < patience or val_range <= 0 or train_range <= 0:
+    val_range = max(v) - min(v)
+    if since < patience or val_range <= 0:
         return None
     worse = v[-1] - v[best] > min_delta * val_range
-    improving = t[best] - t[-1] > min_delta * train_range
+    improving = t[-1] < t[best]
     if not (worse and improving):
         return None
     message = (
