@@ -285,3 +285,25 @@ def test_cli_export_and_import(store_dir, tmp_path):
     assert "is not a folder" in bad.stderr and "Traceback" not in bad.stderr
     bad = cli("tensorboard", "export", "-e", "nope", "-o", "logs", cwd=tmp_path)
     assert bad.returncode == 2 and "No experiment named 'nope'" in bad.stderr
+
+
+def test_tf2_style_scalar_tensors_are_imported_too(store_dir, tmp_path):
+    from tensorboard.compat.proto import summary_pb2
+    from tensorboard.plugins.scalar import metadata as scalar_metadata
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+    from tensorboard.util import tensor_util
+
+    writer = EventFileWriter(str(tmp_path / "keras" / "train"))
+    for step, value in enumerate([0.9, 0.7, 0.6]):  # what tf.summary.scalar writes in TF2
+        summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(
+            tag="epoch_loss", tensor=tensor_util.make_tensor_proto(value),
+            metadata=scalar_metadata.create_summary_metadata("", ""))])  # fmt: skip
+        writer.add_event(
+            event_pb2.Event(wall_time=1_700_000_000 + step, step=step, summary=summary)
+        )
+    writer.close()
+    (imported,) = import_logdir(tmp_path / "keras").runs
+    history = mlops.get_metric_history(imported.run_id, "epoch_loss")
+    assert history.value.round(6).tolist() == [0.9, 0.7, 0.6]
+    assert history.timestamp.tolist() == [1_700_000_000_000, 1_700_000_001_000, 1_700_000_002_000]
+    assert mlops.get_run(imported.run_id).name == "train"

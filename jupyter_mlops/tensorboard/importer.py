@@ -30,7 +30,6 @@ LOGDIR_TAG = "mlops.tensorboard.logdir"
 RUN_TAG = "mlops.tensorboard.run"
 TEXT_FOLDER = "tensorboard/text"
 _STATUSES = {1: "FINISHED", 2: "FAILED"}
-_KNOWN = ("scalars", "text", "hparams")
 
 
 @dataclass
@@ -133,12 +132,20 @@ def find_runs(root: str) -> list[str]:
 
 def read_run(root: str, relpath: str) -> TensorBoardRun:
     """Scalars, hparams and text of the TensorBoard run in ``root/relpath``."""
-    from tensorboard.backend.event_processing import plugin_event_accumulator as pea
+    from tensorboard.backend.event_processing import event_accumulator as ea
 
-    accumulator = pea.EventAccumulator(os.path.join(root, relpath), size_guidance={"tensors": 0})
+    everything = {kind: 0 for kind in ("scalars", "tensors", "images", "audio", "histograms")}
+    accumulator = ea.EventAccumulator(os.path.join(root, relpath), size_guidance=everything)
     accumulator.Reload()
     run = TensorBoardRun(relpath, root)
-    for tag in accumulator.Tags().get("tensors", []):
+    tags = accumulator.Tags()
+    for tag in tags.get("scalars", []):  # simple_value summaries (TF1, PyTorch, this package)
+        events = accumulator.Scalars(tag)
+        _note_times(run, events)
+        run.points.extend(
+            (tag, float(e.value), int(e.step), int(round(e.wall_time * 1000))) for e in events
+        )
+    for tag in tags.get("tensors", []):  # TF2 summaries: the plugin says what they are
         plugin = accumulator.SummaryMetadata(tag).plugin_data.plugin_name
         events = accumulator.Tensors(tag)
         _note_times(run, events)
@@ -146,13 +153,20 @@ def read_run(root: str, relpath: str) -> TensorBoardRun:
             run.points.extend(_scalars(tag, events))
         elif plugin == "text":
             run.texts[tag] = _text(events)
-        elif plugin == "hparams":
-            _hparams(run, tag, accumulator.SummaryMetadata(tag).plugin_data.content)
-        else:
+        elif plugin != "hparams":
             run.skipped.add(f"{tag} ({plugin or 'unknown'})")
-    for kind in ("images", "audio", "histograms", "distributions"):
-        run.skipped.update(f"{tag} ({kind})" for tag in accumulator.Tags().get(kind, []))
+    for tag, content in _plugin_content(accumulator, "hparams"):
+        _hparams(run, tag, content)  # also PyTorch's, which carry no value at all
+    for kind in ("images", "audio", "histograms"):
+        run.skipped.update(f"{tag} ({kind})" for tag in tags.get(kind, []))
     return run
+
+
+def _plugin_content(accumulator: Any, plugin: str) -> list[tuple[str, bytes]]:
+    try:
+        return sorted(accumulator.PluginTagToContent(plugin).items())
+    except KeyError:
+        return []
 
 
 def _note_times(run: TensorBoardRun, events: Iterable[Any]) -> None:
