@@ -205,3 +205,24 @@ def test_a_model_the_cell_logs_itself_is_not_logged_twice(digits):
     )
     run = track(digits, loop, "own")
     assert sorted({a.split("/")[0] for a in run.artifacts if "MLmodel" in a}) == ["classifier"]
+
+
+def test_a_start_run_training_over_two_cells_continues_the_epochs(digits):
+    assert digits.run_cell(MODEL).success
+    digits.run_line_magic("mlops_track", "start -n span")
+    loop = textwrap.dedent(
+        """\
+        for epoch in range(2):
+            optimizer.zero_grad()
+            loss_fn(model(X_train), y_train).backward()
+            optimizer.step()
+        """
+    )
+    assert digits.run_cell(loop).success
+    assert digits.user_ns["model"].training  # logging the model left it in training mode
+    assert digits.run_cell(loop).success
+    digits.run_line_magic("mlops_track", "stop")
+    (run,) = runs()
+    assert curve(run, "train_loss").step.tolist() == [0, 1, 2, 3]
+    assert run.metrics["epochs"] == 4 and run.metrics["steps"] == 4
+    assert "model/MLmodel.json" in run.artifacts  # logged after the first cell that trained

@@ -61,7 +61,10 @@ class TorchAutolog:
         self.train_loader: int | None = None
         self.last_loader: int | None = None
         self.epoch_points: list[tuple[int, dict[str, float]]] = []
-        self.models_before = _logged_models()
+        self.models_before, before = _run_state()
+        # a `%mlops_track start` run: a later cell that trains on continues the numbering
+        self.prior_epochs = int(before.get("epochs", 0))
+        self.prior_steps = int(before.get("steps", 0))
 
     # -- hooks ----------------------------------------------------------------------------------
     def pre_forward(self, module: Any, args: Any) -> None:
@@ -175,22 +178,25 @@ class TorchAutolog:
 
         steps = self.first_epoch_steps
         if self.epoch == 0 and steps is not None and len(steps) > 1:
+            first = self.prior_steps
             for i, value in enumerate(_floats(steps)):
-                fluent.log_metric("train_loss", value, step=i)
+                fluent.log_metric("train_loss", value, step=first + i)
             if self.val:
-                fluent.log_metric("val_loss", _mean(self.val), step=len(steps) - 1)
+                fluent.log_metric("val_loss", _mean(self.val), step=first + len(steps) - 1)
         else:
             self._end_epoch()
             for epoch, point in self.epoch_points:
-                fluent.log_metrics(point, step=epoch)
-        fluent.log_metrics({"epochs": self.epoch, "steps": self.steps}, step=0)
+                fluent.log_metrics(point, step=self.prior_epochs + epoch)
+        fluent.log_metrics(
+            {"epochs": self.prior_epochs + self.epoch, "steps": self.prior_steps + self.steps}
+        )
 
     def _log_model(self) -> None:
         from jupyter_mlops.errors import Conflict
         from jupyter_mlops.tracking import models
 
         model = self.model
-        if model is None or _logged_models() - self.models_before:
+        if model is None or _run_state()[0] - self.models_before:
             return  # the cell logged a model itself
         example = self.tops.get(id(model), (None, None))[1]
         try:
@@ -205,14 +211,15 @@ def _is_loss(module: Any) -> bool:
     return isinstance(module, loss)
 
 
-def _logged_models() -> set[str]:
-    """Model descriptors of the active run."""
+def _run_state() -> tuple[set[str], dict[str, float]]:
+    """The active run's model descriptors and last metric values."""
     from jupyter_mlops.tracking import fluent
 
-    run = fluent.active_run()
-    if run is None:
-        return set()
-    return {p for p in fluent.get_run(run.id).artifacts if p.endswith("/MLmodel.json")}
+    active = fluent.active_run()
+    if active is None:
+        return set(), {}
+    run = fluent.get_run(active.id)
+    return {p for p in run.artifacts if p.endswith("/MLmodel.json")}, run.metrics
 
 
 def _plain_batch(args: Any) -> bool:

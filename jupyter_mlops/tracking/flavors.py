@@ -62,13 +62,17 @@ class TorchFlavor(Flavor):
     def save(self, model: Any, path: str, example: Any) -> None:
         import torch
 
+        training = model.training
         model.eval()
-        if example is None:
-            torch.save(model, path)
-            return
-        batch = {0: torch.export.Dim.AUTO}
-        program = torch.export.export(model, (as_tensor(example),), dynamic_shapes=(batch,))
-        torch.export.save(program, path)
+        try:
+            if example is None:
+                torch.save(model, path)
+                return
+            batch = {0: torch.export.Dim.AUTO}
+            program = torch.export.export(model, (as_tensor(example),), dynamic_shapes=(batch,))
+            torch.export.save(program, path)
+        finally:  # the caller may go on training: leave the module as it was
+            model.train(training)
 
     def load(self, path: str) -> Any:
         import zipfile
