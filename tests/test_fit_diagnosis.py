@@ -103,3 +103,25 @@ def test_runs_are_diagnosed_from_the_store(store_dir):
 def test_both_curves_getting_worse_is_divergence_not_overfitting():
     diverging = [v + 0.5 for v in U_SHAPE]
     assert diagnose_fit(curves(train_loss=diverging, val_loss=U_SHAPE)) == []
+
+
+def test_the_run_page_section(store_dir):
+    from jupyter_mlops.viz.fit_diagnosis import fit_section
+
+    with mlops.start_run(name="over") as over:
+        for t, v in zip(FALLING, U_SHAPE, strict=True):
+            mlops.log_metrics({"train_loss": t, "val_loss": v})
+    with mlops.start_run(name="fine") as fine:
+        for t in FALLING:
+            mlops.log_metrics({"train_loss": t, "val_loss": t * 1.1})
+    with mlops.start_run(name="alone") as alone:
+        mlops.log_metric("accuracy", 0.9)
+    docs = {d["run_id"]: d for d in fluent.find_runs()}
+    assert fit_section(docs[over.id]) == {
+        "overfitting": "val_loss is worse than its best (step 5) for 4 evaluations while "
+        "train_loss keeps improving; stop near step 5"
+    }
+    assert fit_section(docs[fine.id]) == {
+        "verdict": "no overfitting or underfitting flag (train_loss / val_loss)"
+    }
+    assert fit_section(docs[alone.id]) is None

@@ -204,3 +204,18 @@ def diagnose_runs(runs: Sequence[dict[str, Any]], **options: Any) -> dict[str, l
         return {run["run_id"]: [] for run in runs}
     histories = load_histories(runs, sorted(wanted))
     return {run["run_id"]: diagnose_fit(histories[run["run_id"]], **options) for run in runs}
+
+
+def fit_section(run: dict[str, Any]) -> dict[str, str] | None:
+    """The run page's "Fit" section: a line per flag, or that none was raised.
+
+    ``None`` (no section) when the run has no pair of training and validation curves.
+    """
+    pairs = metric_pairs(list(run.get("metrics") or {}))
+    if not pairs:
+        return None
+    flags = diagnose_runs([run])[run["run_id"]]
+    if not flags:
+        curves = ", ".join(f"{t} / {v}" for t, v in pairs)
+        return {"verdict": f"no overfitting or underfitting flag ({curves})"}
+    return {flag.kind: flag.message.split(": ", 1)[1] for flag in flags}
