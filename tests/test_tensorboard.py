@@ -130,6 +130,8 @@ def test_export_refuses_a_file_as_the_folder(store_dir, tmp_path):
     target.write_text("x")
     with pytest.raises(InvalidInput, match="is a file, not a folder"):
         export_runs(target)
+    with pytest.raises(InvalidInput, match=r"Cannot create .*file/logs \(Not a directory\)"):
+        export_runs(target / "logs")
 
 
 def test_live_export_follows_a_run_while_it_logs(store_dir, tmp_path):

@@ -98,7 +98,10 @@ def check_logdir(logdir: str) -> str:
     path = os.path.abspath(os.path.expanduser(str(logdir)))
     if os.path.exists(path) and not os.path.isdir(path):
         raise InvalidInput(f"{path} is a file, not a folder: give a folder for the logs.")
-    os.makedirs(path, exist_ok=True)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise InvalidInput(f"Cannot create {path} ({e.strerror}): give another folder.") from None
     return path
 
 
