@@ -2,8 +2,9 @@
 
 ``train_loss``/``val_loss``, ``training_accuracy``/``validation_accuracy``... are found by their
 prefixes. The gap is the validation value minus the training value, signed so that a positive gap
-means "worse on validation". A trial is flagged when, over the steps it logged, its validation
-metric got worse after its best step while its training metric kept improving.
+means "worse on validation". A trial is flagged by the rule every panel uses
+(:mod:`jupyter_mlops.viz.fit_diagnosis`): validation no better for ``patience`` evaluations since
+its best and worse than it by more than ``min_delta`` of its range, while training improved.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from dataclasses import dataclass
 TRAIN_PREFIXES = ("training_", "train_", "train/", "train.")
 VALIDATION_PREFIXES = ("validation_", "valid_", "val_", "val/", "val.", "eval_", "eval/")
 LOWER_IS_BETTER = ("loss", "error", "mse", "rmse", "mae", "mape", "perplexity", "nll")
-TOLERANCE = 0.01
-"""How much worse validation must get, as a share of its range, to count as worsening."""
 
 
 @dataclass(frozen=True)
@@ -58,24 +57,23 @@ def gap(pair: MetricPair, train: float | None, validation: float | None) -> floa
 
 def diagnose(histories: dict[str, list[tuple[int, float]]]) -> FitDiagnosis | None:
     """The verdict for the pair found in ``histories`` (``key -> [(step, value), ...]``)."""
+    from jupyter_mlops.viz.fit_diagnosis import diagnose_fit
+
     pair = find_pair(histories)
     if pair is None:
         return None
     train, val = histories[pair.train], histories[pair.validation]
     last_gap = gap(pair, train[-1][1] if train else None, val[-1][1] if val else None)
-    sign = 1.0 if pair.lower_is_better else -1.0  # "smaller is better" after multiplying
-    if len(val) < 3 or len(train) < 2:
+    series = {key: ([s for s, _ in h], [v for _, v in h]) for key, h in histories.items()}
+    series = {pair.train: series[pair.train], pair.validation: series[pair.validation]}
+    flags = [f for f in diagnose_fit(series) if f.kind == "overfitting"]
+    if not flags:
         return FitDiagnosis(pair, last_gap, False)
-    best = min(range(len(val)), key=lambda i: sign * val[i][1])
-    best_step, best_value = val[best]
+    best_step = flags[0].step
+    best_value = next(v for s, v in val if s == best_step)
     last_step, last_value = val[-1]
-    spread = max(v for _, v in val) - min(v for _, v in val)
-    worse = sign * (last_value - best_value) > TOLERANCE * spread and last_step > best_step
     before = [v for s, v in train if s <= best_step]
     after = train[-1][1]
-    improving = bool(before) and sign * (after - before[-1]) < 0
-    if not (worse and improving):
-        return FitDiagnosis(pair, last_gap, False)
     verb_val, verb_train = ("rose", "fell") if pair.lower_is_better else ("fell", "rose")
     detail = (
         f"{pair.validation} {verb_val} from {best_value:.4g} (step {best_step}) to "
