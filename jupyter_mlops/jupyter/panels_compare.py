@@ -2,8 +2,10 @@
 
 Shows a param diff with an "only differences" toggle, the best run per metric (direction chosen
 per metric, guessed from the name), last/min/max per run, metric-over-step overlays, parallel
-coordinates and a scatter of any two columns. While a shown run is RUNNING, a background thread
-redraws it every ``interval`` seconds and stops when every run has ended or the panel is closed.
+coordinates and a scatter of any two columns; fit flags and system metrics when the runs have
+them (:mod:`jupyter_mlops.jupyter.panels_training`). While a shown run is RUNNING, a background
+thread redraws it every ``interval`` seconds and stops when every run has ended or the panel is
+closed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from jupyter_mlops.jupyter import panels_training as training
 from jupyter_mlops.jupyter.panels import (
     CSS,
     LiveRefresher,
@@ -68,6 +71,8 @@ class ComparePanel(StaticFallback, widgets.VBox):
         self._lock = threading.RLock()
         self._svgs: dict[str, str] = {}
         self._histories: dict[str, Any] = {}
+        self._system: dict[str, Any] = {}  # system metrics' histories, per run
+        self._flags: dict[str, Any] = {}  # fit flags, per run
         self._closed = self._quiet = False
         self.refresher: LiveRefresher | None = None
         self._build()
@@ -96,6 +101,9 @@ class ComparePanel(StaticFallback, widgets.VBox):
         self.scatter_x = widgets.Dropdown(description="x")
         self.scatter_y = widgets.Dropdown(description="y")
         self.scatter_image = _image()
+        self.fit_html = widgets.HTML()
+        self.system_html = widgets.HTML()
+        self.system_image = _image()
 
     def _layout(self) -> list[widgets.Widget]:
         section = widgets.HTML
@@ -109,6 +117,7 @@ class ComparePanel(StaticFallback, widgets.VBox):
             self.best_box,
             section(heading("Metrics (last / min / max)")),
             self.summary_html,
+            self.fit_html,
             section(heading("Metric history")),
             self.history_image,
             section(heading("Parallel coordinates")),
@@ -116,6 +125,8 @@ class ComparePanel(StaticFallback, widgets.VBox):
             section(heading("Scatter")),
             widgets.HBox([self.scatter_x, self.scatter_y]),
             self.scatter_image,
+            self.system_html,
+            self.system_image,
         ]
 
     def _wire(self) -> None:
@@ -140,7 +151,7 @@ class ComparePanel(StaticFallback, widgets.VBox):
         """The metrics charted."""
         if self._fixed_metrics is not None:
             return list(self._fixed_metrics)
-        return compare.metric_keys(self._runs)[:MAX_CHARTS]
+        return training.training_metrics(compare.metric_keys(self._runs))[:MAX_CHARTS]
 
     @property
     def running(self) -> bool:
@@ -179,6 +190,20 @@ class ComparePanel(StaticFallback, widgets.VBox):
             self._render_best()
             self._render_parallel()
             self._render_scatter()
+            self._render_training(stale)
+
+    def _render_training(self, stale: list[dict[str, Any]]) -> None:
+        """The Fit and System metrics sections, re-read for the ``stale`` runs."""
+        from jupyter_mlops.viz.fit_diagnosis import diagnose_runs
+
+        self._flags.update(diagnose_runs(stale))
+        self.fit_html.value = CSS + training.fit_html(self._runs, self._labels, self._flags)
+        keys = training.system_keys(self._runs)
+        self._system.update(compare.load_histories(stale, keys))
+        self.system_html.value = CSS + training.system_table(self._runs, self._labels, self._system)
+        figure = training.system_figure(self._runs, self._labels, self._system)
+        if figure is not None:
+            self._show("system", self.system_image, figure)
 
     def _title(self) -> str:
         experiments = sorted({str(run.get("experiment", "")) for run in self._runs})
@@ -235,6 +260,7 @@ class ComparePanel(StaticFallback, widgets.VBox):
 
     def _scatter_options(self) -> None:
         columns = [c for c in self._frame.columns if c.startswith(("params.", "metrics."))]
+        columns.sort(key=lambda c: c.startswith("metrics.system/"))  # last: never a default
         columns.append("duration_s")
         if list(self.scatter_x.options) == columns:
             return
@@ -313,9 +339,12 @@ class ComparePanel(StaticFallback, widgets.VBox):
                 _best_table(best),
                 heading("Metrics (last / min / max)"),
                 _summary_table(self._runs, self.metrics, best),
+                training.fit_html(self._runs, self._labels, self._flags),
             ]
             for key, title in CHARTS.items():
                 parts += [heading(title), self._svgs.get(key, "")]
+            parts += [training.system_table(self._runs, self._labels, self._system)]
+            parts += [self._svgs.get("system", "")]
         return "".join(parts) + "</div>"
 
     def __repr__(self) -> str:

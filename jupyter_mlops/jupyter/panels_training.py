@@ -21,6 +21,7 @@ from typing import Any
 from jupyter_mlops.jupyter.panels import esc, heading, html_table
 
 SYSTEM_PREFIX = "system/"
+_WRAP = "white-space: normal; max-width: 60em"  # a flag is a sentence: wrap it, never cut it
 MAX_SYSTEM_CHARTS = 6
 _UNITS = (("_percentage", "%"), ("_megabytes", "MB"))
 CHART_ORDER = (
@@ -43,25 +44,30 @@ def training_metrics(keys: Sequence[str]) -> list[str]:
     return [k for k in keys if not is_system(k)]
 
 
-def fit_html(runs: Sequence[dict[str, Any]], labels: Mapping[str, str]) -> str:
-    """The Fit section (heading included), or ``""`` when no run has train/val curves."""
-    from jupyter_mlops.viz.fit_diagnosis import diagnose_runs, metric_pairs
+def fit_html(
+    runs: Sequence[dict[str, Any]], labels: Mapping[str, str], flags: Mapping[str, list[Any]]
+) -> str:
+    """The Fit section (heading included), or ``""`` when no run has train/val curves.
+
+    ``flags`` are :func:`jupyter_mlops.viz.fit_diagnosis.diagnose_runs`'s, by run id.
+    """
+    from jupyter_mlops.viz.fit_diagnosis import metric_pairs
 
     paired = [r for r in runs if metric_pairs(list(r.get("metrics") or {}))]
     if not paired:
         return ""
-    flags = diagnose_runs(paired)
     rows = []
     for run in paired:
         label = f"<td><b>{esc(labels.get(run['run_id'], run['run_id'][:8]))}</b></td>"
-        found = flags[run["run_id"]]
+        found = flags.get(run["run_id"], [])
         if not found:
             rows.append(
                 [label, '<td class="jp-mlops-note">no overfitting or underfitting flag</td>']
             )
         for flag in found:
             text = f"⚠ {flag.message}"
-            rows.append([label, f'<td class="jp-mlops-fit-{flag.kind}"><b>{esc(text)}</b></td>'])
+            cell = f'<td class="jp-mlops-fit-{flag.kind}" style="{_WRAP}"><b>{esc(text)}</b></td>'
+            rows.append([label, cell])
     return heading("Fit (training vs validation)") + html_table(
         ["<th>run</th>", "<th>flag</th>"], rows
     )

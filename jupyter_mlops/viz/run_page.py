@@ -276,3 +276,13 @@ def _extra_sections(doc: dict[str, Any]) -> dict[str, Any]:
         if value is not None:
             sections[name] = value
     return {"sections": sections, "section_errors": errors}
+
+
+def _fit_section(doc: dict[str, Any]) -> Any:
+    """Overfitting and underfitting flags (:mod:`jupyter_mlops.viz.fit_diagnosis`)."""
+    from jupyter_mlops.viz.fit_diagnosis import fit_section
+
+    return fit_section(doc)
+
+
+register_section("Fit", _fit_section)
