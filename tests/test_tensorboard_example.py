@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import nbformat
-from test_examples import ROOT, execute, text_of
+from test_examples import ROOT, execute, outputs, text_of
 
 import jupyter_mlops as mlops
 from jupyter_mlops.tracking import fluent
@@ -32,6 +32,9 @@ def test_pytorch_example(store_dir, tmp_path):
     (flag,) = flags[runs["mlp-256-100-images"]["run_id"]]
     assert flag.kind == "overfitting"
     assert f"mlp-256-100-images ['{flag.message}']" in text
+    panels = [o["data"]["text/html"] for o in outputs(nb, "text/html")]
+    (compare_panel,) = [html for html in panels if "Fit (training vs validation)" in html]
+    assert f"⚠ {flag.message}" in compare_panel and "System metrics" in compare_panel
     assert "TensorBoard at http://127.0.0.1:" in text and "stopped 1 TensorBoard" in text
     assert (tmp_path / "tb_logs" / "digits-torch").is_dir()
 
