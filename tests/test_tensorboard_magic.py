@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import urllib.request
 
 import pytest
@@ -62,3 +63,17 @@ def test_mistakes_are_one_line(tensorboard_shell, tmp_path):
         tensorboard_shell.run_line_magic("mlops_tensorboard", f"-e nope --logdir {tmp_path}")
     with pytest.raises(UsageError, match="argument -p/--port: invalid int value"):
         tensorboard_shell.run_line_magic("mlops_tensorboard", "-p sixty")
+
+
+def test_without_tensorboard_the_magic_and_import_say_what_to_install(
+    tensorboard_shell, tmp_path, monkeypatch
+):
+    from jupyter_mlops.errors import InvalidInput
+    from jupyter_mlops.tensorboard.importer import import_logdir
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if it were not installed
+    with pytest.raises(UsageError, match=r"pip install 'jupyter-mlops\[tensorboard\]'"):
+        tensorboard_shell.run_line_magic("mlops_tensorboard", f"--logdir {tmp_path / 'tb'}")
+    assert not (tmp_path / "tb").exists()  # nothing written before the check
+    with pytest.raises(InvalidInput, match=r"pip install 'jupyter-mlops\[tensorboard\]'"):
+        import_logdir(tmp_path)

@@ -41,7 +41,10 @@ def tensorboard_installed() -> bool:
     """Whether the ``tensorboard`` package can be started."""
     import importlib.util
 
-    return importlib.util.find_spec("tensorboard") is not None
+    try:
+        return importlib.util.find_spec("tensorboard") is not None
+    except (ImportError, ValueError):  # a broken or blocked install
+        return False
 
 
 def start_tensorboard(
