@@ -37,10 +37,30 @@ class FilterError(InvalidInput):
         self.position = position
         self.token = token
         shown = f"{message} (at position {position}"
-        shown += f", near {token!r})" if token else ")"
+        shown += f", near {token[:40]!r})" if token else ")"
         if text:
-            shown += f"\n  {text}\n  {' ' * position}^"
+            line, caret = _excerpt(text, position)
+            shown += f"\n  {line}\n  {' ' * caret}^"
         super().__init__(shown)
+
+
+_BLANKS = str.maketrans("\n\r\t\v\f", "     ")
+
+
+def _excerpt(text: str, position: int, width: int = 100) -> tuple[str, int]:
+    """At most ``width`` characters of ``text`` around ``position``, and the caret's offset."""
+    text = text.translate(_BLANKS)  # a newline in a filter must not push the caret off its line
+    if len(text) <= width:
+        return text, position
+    start = max(0, min(position - width // 2, len(text) - width))
+    line = text[start : start + width]
+    prefix = "…" if start else ""
+    suffix = "…" if start + width < len(text) else ""
+    return prefix + line + suffix, position - start + len(prefix)
+
+
+class SearchTimeout(InvalidInput, TimeoutError):
+    """A search that ran past its time budget (the server extension's, for one request)."""
 
 
 class MissingDependency(MlopsError, ImportError):

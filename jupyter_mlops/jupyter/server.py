@@ -6,10 +6,12 @@ listed in :data:`ROUTES`, every handler derives from :class:`MlopsHandler` and d
 verb with ``tornado.web.authenticated``, and :func:`http_status` is the one place where core
 errors become HTTP statuses. This is the only module that imports tornado or jupyter_server.
 
-Store calls block (file locks, journal reads), so they run on one worker thread: the embedded
-store hands out views of its in-memory tables and updates them in place when it catches up with
-other processes' writes, so two threads of this process must not read it at once. Exports, which
-do not touch the store and can take seconds, run on the default executor.
+Store calls block (file locks, journal reads), so they run off the event loop: reads on a small
+pool of threads (the embedded store copies its tables under its lock, so readers of one process
+may run at once), writes (a promotion, a stop) one after another on their own thread, exports
+on the default executor. Every call runs under a time budget for searches
+(:func:`jupyter_mlops.tracking.search.time_budget`), so no filter keeps a thread, nor the
+interpreter, for long; and Jupyter's own routes never wait for ours.
 """
 
 from __future__ import annotations
@@ -26,21 +28,31 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
-from jupyter_mlops.errors import Conflict, InvalidInput, NotFound
+from jupyter_mlops.errors import Conflict, InvalidInput, NotFound, StoreError
 from jupyter_mlops.jupyter import server_routes as routes
 from jupyter_mlops.jupyter.server_routes import OutsideRoot
 
 API_PREFIX = "jupyter-mlops/api"
 
-# Checked in order. FilterError is an InvalidInput (400); GateFailed is a Conflict (409).
+# Checked in order. FilterError and SearchTimeout are InvalidInput (400); GateFailed is a
+# Conflict (409); a store that cannot be read (damaged, locked, unreadable) is 503.
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (OutsideRoot, 403),
     (NotFound, 404),
     (InvalidInput, 400),
     (Conflict, 409),
+    (StoreError, 503),
 )
 
-_STORE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jupyter-mlops-store")
+READ_THREADS = max(1, int(os.environ.get("JUPYTER_MLOPS_READ_THREADS", "4")))
+"""Store reads answered at once; more queue (1 gives the old one-request-at-a-time order)."""
+SEARCH_BUDGET_S = float(os.environ.get("JUPYTER_MLOPS_SEARCH_BUDGET_S", "10"))
+"""How long one request's search may run before it answers 400 (``SearchTimeout``)."""
+MAX_BODY_BYTES = 1 << 20
+"""The largest JSON body a route takes (they hold a name, an alias, a path...)."""
+
+_READERS = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="jupyter-mlops-read")
+_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jupyter-mlops-write")
 
 
 def http_status(error: BaseException | None) -> int | None:
@@ -81,13 +93,16 @@ class MlopsHandler(APIHandler):
         else:
             self.log.info("%s %s: %s", self.request.method, self.request.uri, value)
 
-    async def store_call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(*args)`` on the store thread, so the event loop never waits on the store."""
-        return await asyncio.get_running_loop().run_in_executor(_STORE_THREAD, fn, *args)
+    async def store_call(self, fn: Callable[..., Any], *args: Any, write: bool = False) -> Any:
+        """``fn(*args)`` off the event loop, under the search budget (writes one at a time)."""
+        pool = _WRITER if write else _READERS
+        return await asyncio.get_running_loop().run_in_executor(pool, _budgeted, fn, args)
 
-    async def reply(self, fn: Callable[..., dict[str, Any]], *args: Any) -> None:
-        """Answer with the JSON of ``fn(*args)``, computed on the store thread."""
-        self.send(await self.store_call(fn, *args))
+    async def reply(
+        self, fn: Callable[..., dict[str, Any]], *args: Any, write: bool = False
+    ) -> None:
+        """Answer with the JSON of ``fn(*args)``, computed off the event loop."""
+        self.send(await self.store_call(fn, *args, write=write))
 
     def send(self, data: dict[str, Any]) -> None:
         """Write ``data`` as strict JSON (non-finite floats become ``null``)."""
@@ -95,11 +110,42 @@ class MlopsHandler(APIHandler):
         self.finish(json.dumps(routes.plain(data), allow_nan=False, default=str))
 
     def body_object(self) -> dict[str, Any]:
-        """The request's JSON body, which must be an object."""
-        body = self.get_json_body() if self.request.body else {}
-        if not isinstance(body, dict):
-            raise InvalidInput("The request body must be a JSON object.")
-        return body
+        """The request's JSON body, which must be a UTF-8 JSON object of at most 1 MiB."""
+        return parse_body(self.request.body)
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    """A route's JSON body as an object; ``InvalidInput`` naming what is wrong with it."""
+    if not body:
+        return {}
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidInput(
+            f"The request body is {len(body):,} bytes; routes take at most "
+            f"{MAX_BODY_BYTES:,} bytes of JSON."
+        )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InvalidInput(
+            f"The request body is not UTF-8 (byte {e.start} is 0x{body[e.start]:02x}): "
+            "send JSON encoded as UTF-8."
+        ) from None
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise InvalidInput("The request body is JSON nested too deeply.") from None
+    except ValueError as e:
+        raise InvalidInput(f"The request body is not valid JSON: {e}.") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("The request body must be a JSON object.")
+    return value
+
+
+def _budgeted(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    from jupyter_mlops.tracking.search import time_budget
+
+    with time_budget(SEARCH_BUDGET_S):
+        return fn(*args)
 
 
 class ExperimentsHandler(MlopsHandler):
@@ -198,7 +244,7 @@ class AliasesHandler(MlopsHandler):
     @tornado.web.authenticated
     async def post(self, name: str) -> None:
         """Run the gate; 200 with its report, or 409 with the report when it refuses."""
-        await self.reply(routes.promote, name, self.body_object())
+        await self.reply(routes.promote, name, self.body_object(), write=True)
 
 
 class DeploymentsHandler(MlopsHandler):
@@ -216,7 +262,7 @@ class StopDeploymentHandler(MlopsHandler):
     @tornado.web.authenticated
     async def post(self, name: str) -> None:
         """Stop it and answer its new status."""
-        await self.reply(routes.stop_deployment, name)
+        await self.reply(routes.stop_deployment, name, write=True)
 
 
 class DriftHandler(MlopsHandler):
@@ -305,14 +351,13 @@ def load(server_app: Any) -> None:
     handlers = [(url_path_join(base, pattern), handler) for pattern, handler in ROUTES]
     web_app.add_handlers(".*$", handlers)
     server_app.log.info("jupyter_mlops: %d routes under %s", len(handlers), base)
-    _STORE_THREAD.submit(_warm_up, server_app.log)
+    _READERS.submit(_warm_up, server_app.log)
 
 
 def _warm_up(log: Any) -> None:
     """Import what the routes call and read the store once, while JupyterLab loads.
 
-    Otherwise the side bar's first requests pay for it (pandas alone is about a second), and,
-    answered in order on the store thread, the runs table would wait behind them.
+    Otherwise the side bar's first requests pay for it (pandas alone is about a second).
     """
     try:
         import jupyter_mlops.monitoring.report  # noqa: F401 - pandas, numpy

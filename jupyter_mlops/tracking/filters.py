@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from jupyter_mlops.errors import FilterError
+from jupyter_mlops.tracking.like import like_matcher
 
 Run = dict[str, Any]
 Predicate = Callable[[Run], bool]
@@ -491,28 +492,10 @@ def like(field: Field, op: Token, literal: Literal, negate: bool, text: str) -> 
         raise FilterError(
             f"{op.text} needs a quoted pattern such as '%rf%'", text, token.pos, token.text
         )
-    regex = like_regex(literal.text, ignore_case=field.fold or op.value == "ILIKE")
+    matches = like_matcher(literal.text, ignore_case=field.fold or op.value == "ILIKE")
     if negate:
-        return _wrap(field, lambda v: regex.fullmatch(v) is None)
-    return _wrap(field, lambda v: regex.fullmatch(v) is not None)
-
-
-def like_regex(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
-    r"""A regex for a SQL ``LIKE`` pattern (``%``, ``_``; ``\%``, ``\_``, ``\\`` escape)."""
-    parts, i = [], 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\" and pattern[i + 1 : i + 2] in ("%", "_", "\\"):
-            parts.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        if char == "%":
-            if not parts or parts[-1] != ".*":  # '%%' would only add backtracking
-                parts.append(".*")
-        else:
-            parts.append("." if char == "_" else re.escape(char))
-        i += 1
-    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+        return _wrap(field, lambda v: not matches(v))
+    return _wrap(field, matches)
 
 
 def is_in(field: Field, literals: list[Literal], negate: bool, text: str) -> Predicate:
