@@ -100,6 +100,8 @@ def test_live_panel_refreshes_on_its_own_and_stops_when_closed(registered):
         ("s3://bucket/model", "Cannot deploy"),
         ("models:/iris/1 -n 'bad name'", "Invalid deployment name"),
         ("models:/iris/1 -p notaport", "invalid int value"),
+        ("models:/iris/1 -p 70000", "a number from 1 to 65535, not 70000"),
+        ("models:/iris/1 -p -1", "a number from 1 to 65535, not -1"),
         ("--stop ghost", "No deployment named 'ghost'"),
         ("models:/iris/1 --stop x", "takes no model URI"),
         ("models:/iris/1 --target k8s", "-o DIR"),

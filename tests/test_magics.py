@@ -109,6 +109,22 @@ def test_a_missing_variable_is_one_warning_line_and_the_run_is_kept(shell, capsy
         assert part in warning
 
 
+def test_values_that_cannot_be_recorded_are_named_and_the_run_is_kept(shell, capsys):
+    source = (
+        "%%mlops_track -m big scores -p huge ok\n"
+        "big = 10 ** 1000\nscores = {'acc': 0.9, 'wild': -(10 ** 400)}\n"
+        "huge = 10 ** 5000\nok = 3\n"
+    )
+    assert cell(shell, source).success
+    (run,) = runs()
+    assert run.status == "FINISHED" and run.params == {"ok": "3"}
+    assert run.metrics["acc"] == 0.9 and "big" not in run.metrics and "wild" not in run.metrics
+    (warning,) = capsys.readouterr().err.strip().splitlines()
+    assert "-m big (out of range for a 64-bit float: an integer of 1,001 digits)" in warning
+    assert "-m scores (skipped wild: out of range for a 64-bit float" in warning
+    assert "-p huge (The param 'huge' cannot be written as text" in warning
+
+
 def test_a_syntax_error_makes_no_run(shell, capsys):
     result = cell(shell, "%%mlops_track\nx = (\n")
     assert isinstance(result.error_in_exec, SyntaxError)

@@ -17,7 +17,14 @@ from tornado.httpclient import HTTPClientError
 from tornado.web import RequestHandler
 
 import jupyter_mlops as mlops
-from jupyter_mlops.errors import Conflict, FilterError, InvalidInput, NotFound
+from jupyter_mlops.errors import (
+    Conflict,
+    FilterError,
+    InvalidInput,
+    NotFound,
+    SearchTimeout,
+    StoreError,
+)
 from jupyter_mlops.jupyter.server import ROUTES, MlopsHandler, http_status
 from jupyter_mlops.jupyter.server_routes import OutsideRoot
 from jupyter_mlops.store import get_store
@@ -129,6 +136,8 @@ async def test_every_route_requires_authentication(jp_fetch, jp_web_app, jp_base
         (FilterError("unexpected token", "metrics.acc >", 13, ""), 400),
         (Conflict("Param 'lr' is already 0.1."), 409),
         (OutsideRoot("The notebook '../x.ipynb' is outside the server's root folder."), 403),
+        (StoreError("The journal store.journal.3 is damaged at line 12."), 503),
+        (SearchTimeout("The search was stopped after 10 s."), 400),
         (ValueError("a bug, not a user error"), None),
         (None, None),
     ],

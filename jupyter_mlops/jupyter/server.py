@@ -34,10 +34,16 @@ from jupyter_mlops.jupyter.server_routes import OutsideRoot
 
 API_PREFIX = "jupyter-mlops/api"
 
+
+class BodyTooLarge(InvalidInput):
+    """A request body over :data:`MAX_BODY_BYTES`."""
+
+
 # Checked in order. FilterError and SearchTimeout are InvalidInput (400); GateFailed is a
 # Conflict (409); a store that cannot be read (damaged, locked, unreadable) is 503.
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (OutsideRoot, 403),
+    (BodyTooLarge, 413),
     (NotFound, 404),
     (InvalidInput, 400),
     (Conflict, 409),
@@ -91,7 +97,9 @@ class MlopsHandler(APIHandler):
         if http_status(value) is None:
             super().log_exception(typ, value, tb)
         else:
-            self.log.info("%s %s: %s", self.request.method, self.request.uri, value)
+            uri = self.request.uri or ""
+            shown = uri if len(uri) <= 200 else f"{uri[:200]}… ({len(uri):,} characters)"
+            self.log.info("%s %s: %s", self.request.method, shown, value)
 
     async def store_call(self, fn: Callable[..., Any], *args: Any, write: bool = False) -> Any:
         """``fn(*args)`` off the event loop, under the search budget (writes one at a time)."""
@@ -119,7 +127,7 @@ def parse_body(body: bytes) -> dict[str, Any]:
     if not body:
         return {}
     if len(body) > MAX_BODY_BYTES:
-        raise InvalidInput(
+        raise BodyTooLarge(
             f"The request body is {len(body):,} bytes; routes take at most "
             f"{MAX_BODY_BYTES:,} bytes of JSON."
         )

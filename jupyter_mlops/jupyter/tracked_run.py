@@ -198,10 +198,25 @@ def _flatten(mapping: Mapping[Any, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _log_metric_var(name: str, value: Any) -> str | None:
+def metric_value(value: Any) -> tuple[float | None, str | None]:
+    """``(number, None)`` for a value a metric can hold, else ``(None, why it cannot)``."""
     from jupyter_mlops.tracking.autolog_sklearn import as_number
 
-    number = as_number(value)
+    try:
+        number = as_number(value)
+    except OverflowError:
+        digits = len(str(abs(value))) if isinstance(value, int) else None
+        size = f"an integer of {digits:,} digits" if digits else type(value).__name__
+        return None, f"out of range for a 64-bit float: {size}"
+    except (ArithmeticError, ValueError, TypeError) as e:
+        return None, f"cannot be read as a number: {type(e).__name__}"
+    return number, None if number is not None else f"not a number: {type(value).__name__}"
+
+
+def _log_metric_var(name: str, value: Any) -> str | None:
+    number, problem = metric_value(value)
+    if problem and problem.startswith(("out of range", "cannot be read")):
+        return problem
     try:
         if number is not None:
             fluent.log_metric(name, number)
@@ -218,21 +233,17 @@ def _log_metric_var(name: str, value: Any) -> str | None:
 
 
 def _log_metric_dict(values: Mapping[Any, Any]) -> str | None:
-    from jupyter_mlops.tracking.autolog_sklearn import as_number
-
-    numbers = {str(k): as_number(v) for k, v in _flatten(values).items()}
-    fluent.log_metrics({k: v for k, v in numbers.items() if v is not None})
-    skipped = [k for k, v in numbers.items() if v is None]
-    return f"not numbers: {', '.join(skipped[:3])}" if skipped else None
+    read = {str(k): metric_value(v) for k, v in _flatten(values).items()}
+    fluent.log_metrics({k: number for k, (number, _) in read.items() if number is not None})
+    skipped = [f"{k}: {why}" for k, (number, why) in read.items() if number is None]
+    return f"skipped {'; '.join(skipped[:3])}" if skipped else None
 
 
 def _is_number_sequence(value: Any) -> bool:
-    from jupyter_mlops.tracking.autolog_sklearn import as_number
-
     if isinstance(value, str | bytes) or not hasattr(value, "__len__"):
         return False
     try:
-        return 0 < len(value) <= 100_000 and all(as_number(v) is not None for v in value)
+        return 0 < len(value) <= 100_000 and all(metric_value(v)[0] is not None for v in value)
     except Exception:
         return False
 

@@ -66,8 +66,8 @@ def export_notebook(
     Raises
     ------
     InvalidInput
-        An unknown target, or a notebook that cannot become a pipeline (the message says which
-        cell and what to do).
+        An unknown target, a notebook that cannot become a pipeline (the message says which
+        cell and what to do), or a folder that cannot be written.
     NotFound
         No notebook at ``path``.
     """
@@ -76,10 +76,17 @@ def export_notebook(
         raise InvalidInput(f"Unknown target {target!r}; choose one of: {', '.join(TARGETS)}.")
     pipeline = build_pipeline(path, single_step=single_step)
     folder = os.path.abspath(os.fspath(output_dir) if output_dir else default_folder(path, target))
-    _check_folder(folder, pipeline.source)
-    files = exporter.write(pipeline, folder)
-    format_python(files)
-    return exporter.finish(pipeline, folder, files)
+    try:
+        _check_folder(folder, pipeline.source)
+        files = exporter.write(pipeline, folder)
+        format_python(files)
+        return exporter.finish(pipeline, folder, files)
+    except OSError as e:  # a read-only folder, a full disk, a name the file system refuses
+        raise InvalidInput(
+            f"Cannot write the pipeline into {folder}: {e.strerror or e}"
+            f"{f' ({os.path.basename(str(e.filename))[:60]})' if e.filename else ''}. "
+            "Pick another folder with -o DIR."
+        ) from e
 
 
 def default_folder(path: str | os.PathLike[str], target: str) -> str:

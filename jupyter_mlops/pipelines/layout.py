@@ -123,11 +123,20 @@ def _one_block(cells: tuple[Cell, ...], name: str, keep_shared: bool) -> tuple[B
     return (Block(step_name(name), tuple(_step_cells(cells, keep_shared))),)
 
 
+MAX_STEP_NAME = 100
+"""The longest step name: it names files, functions and orchestrator tasks."""
+
+
 def step_name(raw: str, where: str = "") -> str:
     """A valid, non-reserved step name from a tag or heading."""
     name = identifier(raw)
     if not name:
-        raise InvalidInput(f"Step name {raw!r}{where} has no letters or digits. Rename it.")
+        raise InvalidInput(f"Step name {raw[:40]!r}{where} has no letters or digits. Rename it.")
+    if len(name) > MAX_STEP_NAME:
+        raise InvalidInput(
+            f"Step name {raw[:40]!r}…{where} is {len(name):,} characters long; step names have "
+            f"at most {MAX_STEP_NAME}. Shorten the heading or tag, or tag the cell block:<name>."
+        )
     clash = name in RESERVED or keyword.iskeyword(name) or not name.isidentifier()
     return f"{name}_step" if clash else name
 
@@ -195,7 +204,8 @@ def _heading_blocks(cells: tuple[Cell, ...]) -> tuple[Block, ...]:
     for cell in cells:
         title = _heading(cell, level)
         if title is not None:
-            blocks.append(Block(_unique(step_name(title or "step"), blocks), ()))
+            name = step_name(title or "step", f" (heading in cell {cell.number})")
+            blocks.append(Block(_unique(name, blocks), ()))
         elif cell.kind == "code" and _role(cell) == "step" and cell.source.strip():
             if blocks:
                 blocks[-1] = replace(blocks[-1], cells=(*blocks[-1].cells, cell))

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,8 @@ from jupyter_mlops.store.embedded import process_alive, process_start_time
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][\w-]{0,62}$")
 START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0  # between SIGTERM and SIGKILL
+MAX_PROBE_BYTES = 1 << 20  # a health or metrics answer; whatever else answers on the port
 
 
 @dataclass(frozen=True)
@@ -159,8 +162,11 @@ def _free_port(host: str, port: int | None) -> int:
                 f"Port {port} on {host} is in use ({e.strerror}); pick another with "
                 "-p, or leave it out to use a free one."
             ) from None
-        except (ValueError, TypeError):
-            raise InvalidInput(f"The port must be a number, not {port!r}.") from None
+        except (ValueError, TypeError, OverflowError):
+            raise InvalidInput(
+                f"The port must be a number from 1 to 65535, not {port!r} (leave it out to "
+                "use a free one)."
+            ) from None
         return sock.getsockname()[1]
 
 
@@ -255,10 +261,11 @@ def record_version(store: Any, name: str, version: int | None) -> None:
 
 # -- stopping and status ------------------------------------------------------------------------
 def undeploy(name: str) -> Deployment:
-    """Stop a deployment's server (SIGTERM, then SIGKILL after 10 s) and mark it stopped.
+    """Stop a deployment's server (SIGTERM, then SIGKILL after 30 s) and mark it stopped.
 
-    Its last request count, error count and latencies are kept with it: a stopped deployment
-    still says what it served.
+    On SIGTERM the server answers the requests in flight and writes its prediction log; the
+    30 s leave room for a long log under load. Its last request count, error count and
+    latencies are kept with it: a stopped deployment still says what it served.
     """
     doc = _doc(name)
     last = _last_metrics(doc)
@@ -272,10 +279,10 @@ def undeploy(name: str) -> Deployment:
 
 def _last_metrics(doc: dict[str, Any]) -> dict[str, Any]:
     """The live counters of a deployment that is still up (``{}`` when it is not)."""
-    if doc.get("state") in ("stopped", "failed"):
+    url = _probe_url(doc.get("url"))
+    if doc.get("state") in ("stopped", "failed") or url is None:
         return {}
-    text = _get_text(f"{doc['url']}/metrics", 1.0)
-    return parse_metrics(text) if text is not None else {}
+    return _parse_live(_get_text(f"{url}/metrics", 1.0)) or {}
 
 
 def register_foreground(name: str, model_uri: str, host: str, port: int) -> bool:
@@ -320,7 +327,7 @@ def _terminate(pid: Any, proc_start: Any) -> None:
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + STOP_TIMEOUT_S
     while time.monotonic() < deadline and process_alive(pid, proc_start):
         time.sleep(0.05)
         with contextlib.suppress(ChildProcessError, OSError):
@@ -345,21 +352,29 @@ def get_deployment(name: str) -> Deployment:
 
 def list_deployments() -> list[Deployment]:
     """Every deployment, newest first, with live status (health, requests, latency)."""
-    docs = sorted(_store().documents("deployments").values(), key=lambda d: -d["start_time"])
+    docs = sorted(_store().documents("deployments").values(), key=_newest_first)
     return [_with_status(d) for d in docs]
+
+
+def _newest_first(doc: dict[str, Any]) -> float:
+    start = doc.get("start_time")
+    return -start if isinstance(start, (int, float)) else 0.0
 
 
 def _with_status(doc: dict[str, Any]) -> Deployment:
     live: dict[str, Any] = {}
     state = doc.get("state", "unknown")
-    if state not in ("stopped", "failed"):
+    url = _probe_url(doc.get("url"))
+    if state not in ("stopped", "failed") and url is None:
+        state = "unknown"  # a damaged record: shown, never probed
+    elif state not in ("stopped", "failed"):
         alive = doc.get("host_name") != socket.gethostname() or process_alive(
             doc.get("pid"), doc.get("proc_start")
         )
-        text = _get_text(f"{doc['url']}/metrics", 1.0) if alive else None
-        state = "running" if text is not None else "down"
-        if text is not None:
-            live = parse_metrics(text)
+        text = _get_text(f"{url}/metrics", 1.0) if alive else None
+        found = _parse_live(text)
+        state = "running" if found is not None else "down"
+        live = found or {}
     if not live and doc.get("last_metrics"):  # stopped: what it served until then
         live = dict(doc["last_metrics"])
     fields = {
@@ -379,6 +394,28 @@ def _with_status(doc: dict[str, Any]) -> Deployment:
     }
     fields["versions"] = fields["versions"] or []
     return Deployment(**fields, status=state, **live)  # type: ignore[arg-type]
+
+
+def _probe_url(url: Any) -> str | None:
+    """``url`` when it is a well-formed ``http(s)://host:port`` URL, else ``None``."""
+    if not isinstance(url, str):
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return None
+    return url.rstrip("/") if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def _parse_live(text: str | None) -> dict[str, Any] | None:
+    """The live figures from a ``/metrics`` answer; ``None`` unless it is our server's."""
+    if text is None or "mlops_requests_total" not in text:
+        return None
+    try:
+        return parse_metrics(text)
+    except (ValueError, AttributeError, OverflowError):
+        return None
 
 
 def parse_metrics(text: str) -> dict[str, Any]:
@@ -430,8 +467,8 @@ def _quantile(buckets: list[tuple[float, int]], q: float) -> float | None:
 def _get_text(url: str, timeout: float) -> str | None:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - our own URL
-            return response.read().decode()
-    except (urllib.error.URLError, OSError, ValueError):
+            return response.read(MAX_PROBE_BYTES).decode()
+    except (urllib.error.URLError, OSError, ValueError, OverflowError):
         return None
 
 

@@ -2,32 +2,98 @@
 
 This is the one module of ``serving`` that imports tornado; everything it answers comes from
 the service. Errors are JSON: ``{"error_code": ..., "message": ...}`` with a 4xx status.
+
+What a client cannot do to it: hold a connection without sending its headers (closed after
+``IDLE_TIMEOUT_S``, which is also how long an idle keep-alive connection stays), take longer
+than ``BODY_TIMEOUT_S`` to send a body, send more than ``MAX_HEADER_BYTES`` of headers (the
+connection is closed) or a body over ``MAX_BODY_BYTES`` (a JSON 413). On SIGTERM (or SIGINT)
+the server stops accepting connections, lets the requests in flight finish (for at most
+``DRAIN_TIMEOUT_S``), closes the connections and writes the rest of the prediction log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import time
 from typing import Any
 
 import tornado.ioloop
 import tornado.web
+from tornado.http1connection import HTTP1Connection
 
 from jupyter_mlops.errors import InvalidInput, MlopsError, NotFound
 from jupyter_mlops.serving.service import ModelService
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
+HARD_BODY_BYTES = 4 * MAX_BODY_BYTES  # read and dropped, so the client can read its 413
+MAX_HEADER_BYTES = 64 * 1024
 FOLLOW_INTERVAL_MS = 1000
+DRAIN_TIMEOUT_S = 10.0  # well under deploy's 30 s between SIGTERM and SIGKILL
+
+
+def _seconds(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+IDLE_TIMEOUT_S = _seconds("JUPYTER_MLOPS_SERVE_IDLE_TIMEOUT_S", 30.0)
+BODY_TIMEOUT_S = _seconds("JUPYTER_MLOPS_SERVE_BODY_TIMEOUT_S", 60.0)
+
+
+class InFlight:
+    """The requests between their headers and their end; empty once the server has drained."""
+
+    def __init__(self) -> None:
+        self.draining = False
+        self._handlers: set[int] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self, handler: tornado.web.RequestHandler) -> None:
+        self._handlers.add(id(handler))
+        self._idle.clear()
+
+    def leave(self, handler: tornado.web.RequestHandler) -> None:
+        self._handlers.discard(id(handler))
+        if not self._handlers:
+            self._idle.set()
+
+    def release_all(self) -> None:
+        """Stop waiting for the requests in flight (a second signal)."""
+        self._idle.set()
+
+    async def drained(self, timeout: float) -> bool:
+        """Wait until no request is in flight; ``False`` if some still were after ``timeout``."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
 
 class _Handler(tornado.web.RequestHandler):
-    def initialize(self, service: ModelService) -> None:
+    def initialize(self, service: ModelService, inflight: InFlight) -> None:
         self.service = service
+        self.inflight = inflight
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json")
+
+    def prepare(self) -> Any:
+        self.inflight.enter(self)
+
+    def on_finish(self) -> None:
+        self.inflight.leave(self)
+
+    def on_connection_close(self) -> None:
+        self.inflight.leave(self)
+
+    def finish(self, chunk: Any = None) -> Any:
+        if self.inflight.draining and not self._headers_written:
+            self.set_header("Connection", "close")  # the client reconnects elsewhere
+        return super().finish(chunk)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         reason = self._reason if status_code != 500 else "internal error; see the server log"
@@ -57,10 +123,19 @@ class Invocations(_Handler):
     """
 
     def prepare(self) -> None:
+        super().prepare()
         self._chunks: list[bytes] = []
         self._size = 0
         declared = self.request.headers.get("Content-Length", "")
         self._too_large = declared.isdigit() and int(declared) > MAX_BODY_BYTES
+        if self._too_large and int(declared) > HARD_BODY_BYTES:
+            # Answer now; the body is read and dropped until it ends or BODY_TIMEOUT_S passes
+            # (tornado would otherwise answer a bare 400 and close).
+            connection = self.request.connection
+            if isinstance(connection, HTTP1Connection):
+                connection.set_max_body_size(int(declared))
+            self.set_header("Connection", "close")
+            self._refuse_size()
 
     def data_received(self, chunk: bytes) -> None:
         self._size += len(chunk)
@@ -68,14 +143,16 @@ class Invocations(_Handler):
         if not self._too_large:
             self._chunks.append(chunk)
 
+    def _refuse_size(self) -> None:
+        self.service.metrics.observe(413, 0.0)
+        self.fail(
+            413,
+            f"The request body is larger than {MAX_BODY_BYTES >> 20} MiB; send smaller batches.",
+        )
+
     def post(self) -> None:
         if self._too_large:
-            self.service.metrics.observe(413, 0.0)
-            return self.fail(
-                413,
-                f"The request body is larger than {MAX_BODY_BYTES >> 20} MiB; "
-                "send smaller batches.",
-            )
+            return self._refuse_size()
         started = time.perf_counter()
         status, rows = 200, 0
         self.request.body = b"".join(self._chunks)
@@ -122,6 +199,7 @@ class NotFoundHandler(_Handler):
     """Any other path: a JSON 404 listing the routes."""
 
     def prepare(self) -> None:
+        super().prepare()
         self.fail(
             404,
             f"No route {self.request.path}; use POST /invocations, GET /health, "
@@ -129,9 +207,9 @@ class NotFoundHandler(_Handler):
         )
 
 
-def make_app(service: ModelService) -> tornado.web.Application:
+def make_app(service: ModelService, inflight: InFlight | None = None) -> tornado.web.Application:
     """The tornado application for ``service``."""
-    args = {"service": service}
+    args = {"service": service, "inflight": inflight or InFlight()}
     return tornado.web.Application(
         [
             (r"/invocations", Invocations, args),
@@ -161,12 +239,26 @@ def serve(
 
 
 async def _run(service: ModelService, host: str, port: int) -> None:
-    app = make_app(service)
-    server = app.listen(port, address=host, max_body_size=4 * MAX_BODY_BYTES)
+    inflight = InFlight()
+    app = make_app(service, inflight)
+    server = app.listen(
+        port,
+        address=host,
+        max_body_size=HARD_BODY_BYTES,
+        max_header_size=MAX_HEADER_BYTES,
+        idle_connection_timeout=IDLE_TIMEOUT_S,
+        body_timeout=BODY_TIMEOUT_S,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():  # a second signal: stop waiting for the requests in flight
+            inflight.release_all()
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     follower = None
     if service.follows_alias():
         follower = tornado.ioloop.PeriodicCallback(
@@ -178,10 +270,20 @@ async def _run(service: ModelService, host: str, port: int) -> None:
         flush=True,
     )
     await stop.wait()
+    await _drain(server, inflight, follower)
+    service.close()
+    print("Stopped: every request answered, the prediction log written.", flush=True)
+
+
+async def _drain(server: Any, inflight: InFlight, follower: Any) -> None:
+    """Stop accepting, let the requests in flight end, then close every connection."""
+    inflight.draining = True
+    server.stop()
     if follower:
         follower.stop()
-    server.stop()
-    service.close()
+    if not await inflight.drained(DRAIN_TIMEOUT_S):
+        print(f"Stopping with requests still in flight after {DRAIN_TIMEOUT_S:g} s.", flush=True)
+    await server.close_all_connections()
 
 
 def _follow(service: ModelService, loop: asyncio.AbstractEventLoop) -> None:

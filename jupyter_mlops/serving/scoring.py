@@ -7,8 +7,12 @@ Accepted bodies (JSON) — exactly one of:
 - ``{"instances": [...]}`` — rows as lists (in signature order) or as objects
 - ``{"inputs": ...}`` — like ``instances``, or ``{"col": [values...]}``
 
-Every problem raises :class:`~jupyter_mlops.errors.InvalidInput` with a message naming it; the
-HTTP layer turns that into a 400 JSON body.
+:func:`read_request` is the one place where a request is parsed and checked: every problem
+raises :class:`~jupyter_mlops.errors.InvalidInput` with a message naming it, which the HTTP
+layer turns into a 400 JSON body. Numbers must fit a 64-bit float (a 1,000-digit integer, ``1e999``
+or ``Infinity`` is refused), ``NaN`` is a missing value where a column may have one (not in
+``long``, ``integer`` or ``boolean`` columns), and values of integer columns must be whole and
+within their type's range. JSON nested deeper than the decoder allows is refused too.
 """
 
 from __future__ import annotations
@@ -21,12 +25,69 @@ from jupyter_mlops.errors import InvalidInput
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 NUMERIC = {"double", "float", "long", "integer"}
+INTEGER_RANGE = {"long": (-(2**63), 2**63 - 1), "integer": (-(2**31), 2**31 - 1)}
+_MAX_DIGITS = 300  # 1e308 is the largest double
+
+
+def read_request(
+    body: bytes, signature: dict[str, Any] | None, as_array: bool = False
+) -> tuple[Any, Any]:
+    """The parsed request and what ``predict`` takes from it, checked against ``signature``.
+
+    Returns
+    -------
+    (data, frame)
+        ``data`` as :func:`parse_request` reads it (for the request's contract checks), and
+        ``frame``, what :func:`conform` makes of it for ``predict``.
+
+    Raises
+    ------
+    InvalidInput
+        The body is not JSON, not one of the formats, or does not fit the signature; the message
+        names the problem (and the column).
+    """
+    try:
+        data = parse_request(body)
+        return data, conform(data, signature, as_array)
+    except InvalidInput:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError) as e:  # numpy's and pandas' own
+        raise InvalidInput(f"Cannot read the request as a table: {e}.") from None
+
+
+def _big_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > _MAX_DIGITS:
+        raise InvalidInput(
+            f"The number {text[:12]}… has {digits:,} digits: numbers must fit in a 64-bit "
+            "float (at most about 1.8e308)."
+        )
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise InvalidInput(f"The number {text[:40]} is out of range for a 64-bit float.")
+    return value
+
+
+def _constant(name: str) -> float:
+    if name == "NaN":
+        return math.nan
+    raise InvalidInput(f"{name} is not a number the model can take: send a finite number.")
 
 
 def parse_request(body: bytes) -> Any:
     """The request as a DataFrame (or a 2-D array for models without column names)."""
     try:
-        payload = json.loads(body)
+        payload = json.loads(
+            body, parse_int=_big_int, parse_float=_finite_float, parse_constant=_constant
+        )
+    except InvalidInput:
+        raise
+    except RecursionError:
+        raise InvalidInput("The request body is JSON nested too deeply.") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidInput(f"The request body is not valid JSON: {e}.") from None
     if not isinstance(payload, dict):
@@ -121,12 +182,32 @@ def _numeric_rows(rows: RowList, named: list[dict[str, Any]]) -> Any:
         return None
     if array.ndim != 2 or array.shape[1] != len(names):
         return None
-    if rows.columns is None or list(rows.columns) == names:
-        return array
-    if sorted(map(str, rows.columns)) != sorted(names):
-        return None
-    position = {str(c): i for i, c in enumerate(rows.columns)}
-    return array[:, [position[n] for n in names]]
+    if rows.columns is not None and list(rows.columns) != names:
+        if sorted(map(str, rows.columns)) != sorted(names):
+            return None
+        position = {str(c): i for i, c in enumerate(rows.columns)}
+        array = array[:, [position[n] for n in names]]
+    for index, col in enumerate(named):
+        if col.get("type") in INTEGER_RANGE:
+            _check_integers(array[:, index], col["name"], col["type"])
+    return array
+
+
+def _check_integers(values: Any, name: str, kind: str) -> None:
+    """Whole numbers within ``kind``'s range, no NaN: else ``InvalidInput`` naming one value."""
+    import numpy as np
+
+    low, high = INTEGER_RANGE[kind]
+    numbers = np.asarray(values, dtype="float64")
+    bad = ~np.isfinite(numbers) | (numbers != np.round(numbers))
+    bad |= (numbers < low) | (numbers > high)
+    if bad.any():
+        value = numbers[bad][0]
+        shown = "NaN (a missing value)" if np.isnan(value) else repr(float(value))
+        raise InvalidInput(
+            f"Column {name!r} is {kind}: every value must be a whole number from {low:,} to "
+            f"{high:,}; got {shown}."
+        )
 
 
 def _rows_to_frame(rows: RowList, named: list[dict[str, Any]]) -> Any:
@@ -161,14 +242,23 @@ def _check_columns(frame: Any, named: list[dict[str, Any]]) -> None:
     extra = [c for c in given if c not in expected]
     if missing:
         raise InvalidInput(
-            f"Missing column(s): {', '.join(map(repr, missing))}. The model expects: "
-            f"{', '.join(map(repr, expected))}."
+            f"Missing column(s): {_names(missing)}. The model expects: {_names(expected)}."
         )
     if extra:
         raise InvalidInput(
-            f"Unexpected column(s): {', '.join(map(repr, extra))}. The model expects: "
-            f"{', '.join(map(repr, expected))}."
+            f"Unexpected column(s): {_names(extra)}. The model expects: {_names(expected)}."
         )
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a message never echoes a whole request."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _names(names: list[Any], most: int = 10) -> str:
+    shown = ", ".join(_short(n, 40) for n in names[:most])
+    return shown + (f" and {len(names) - most:,} more" if len(names) > most else "")
 
 
 def _check_type(series: Any, name: str, kind: str) -> Any:
@@ -179,8 +269,11 @@ def _check_type(series: Any, name: str, kind: str) -> Any:
         bad = converted.isna() & series.notna()
         if bad.any():
             value = series[bad].iloc[0]
-            raise InvalidInput(f"Column {name!r} must be numeric ({kind}); got {value!r}.")
-        return converted.astype("float64") if kind in ("double", "float") else converted
+            raise InvalidInput(f"Column {name!r} must be numeric ({kind}); got {_short(value)}.")
+        if kind in INTEGER_RANGE:
+            _check_integers(converted, name, kind)
+            return converted.astype("int64" if kind == "long" else "int32")
+        return converted.astype("float64")
     if kind == "boolean":
         if not series.map(lambda v: isinstance(v, bool) or v is None).all():
             raise InvalidInput(f"Column {name!r} must be true/false.")

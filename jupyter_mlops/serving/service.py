@@ -50,6 +50,7 @@ class Metrics:
         self.latency_sum_ms = 0.0
         self.rows = 0
         self.dropped_log_rows = 0
+        self.logged_rows = 0
         self._lock = threading.Lock()
 
     def observe(self, status: int, latency_ms: float, rows: int = 0) -> None:
@@ -80,6 +81,7 @@ class Metrics:
             lines.append(f"mlops_request_latency_ms_count{{{labels}}} {total}")
             lines.append(f"mlops_predicted_rows_total{{{labels}}} {self.rows}")
             lines.append(f"mlops_dropped_log_rows_total{{{labels}}} {self.dropped_log_rows}")
+            lines.append(f"mlops_logged_rows_total{{{labels}}} {self.logged_rows}")
         lines.append(f"mlops_uptime_seconds{{{labels}}} {time.time() - started:.1f}")
         return "\n".join(lines) + "\n"
 
@@ -93,6 +95,12 @@ class PredictionLog:
 
     The log keeps the newest ``keep_rows`` rows (``JUPYTER_MLOPS_LOG_ROWS``, 100,000 by default):
     once it holds a fifth more than that, the oldest rows are dropped in one rewrite.
+
+    Rows are written every ``interval`` seconds (``JUPYTER_MLOPS_LOG_INTERVAL_S``, 0.25 by
+    default) and on :meth:`close`, which waits for a write in progress: a server stopped with
+    SIGTERM loses none. A server killed with SIGKILL loses the rows it answered since the last
+    completed write: about ``interval`` seconds of traffic while the writer keeps up, and never
+    more than the ``MAX_PENDING_LOG_ROWS`` a log queues.
     """
 
     def __init__(
@@ -100,17 +108,19 @@ class PredictionLog:
         store: Any,
         deployment: str,
         metrics: Metrics,
-        interval: float = 1.0,
+        interval: float | None = None,
         keep_rows: int | None = None,
     ):
         self.store = store
         self.stream = f"predictions/{deployment}"
         self.metrics = metrics
-        self.interval = interval
+        self.interval = interval or float(os.environ.get("JUPYTER_MLOPS_LOG_INTERVAL_S", 0.25))
         self.keep_rows = keep_rows or int(os.environ.get("JUPYTER_MLOPS_LOG_ROWS", KEEP_LOG_ROWS))
         self._rows = store.count_records(self.stream)
         self._queue: deque[tuple[Any, ...]] = deque()
         self._pending_rows = 0
+        self._count_lock = threading.Lock()  # the request path and the writer both count
+        self._flush_lock = threading.Lock()  # one write at a time: close() waits for the last
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="mlops-prediction-log", daemon=True)
         self._thread.start()
@@ -124,10 +134,11 @@ class PredictionLog:
         checked: Any = None,
     ) -> None:
         """Queue a request's rows and predictions (converted to records later, off the path)."""
-        if self._pending_rows + len(predictions) > MAX_PENDING_LOG_ROWS:
-            self.metrics.dropped_log_rows += len(predictions)
-            return
-        self._pending_rows += len(predictions)
+        with self._count_lock:
+            if self._pending_rows + len(predictions) > MAX_PENDING_LOG_ROWS:
+                self.metrics.dropped_log_rows += len(predictions)
+                return
+            self._pending_rows += len(predictions)
         request = (time.time(), uuid.uuid4().hex[:16], model, latency_ms, checked)
         self._queue.append((request, frame, predictions))
 
@@ -136,15 +147,21 @@ class PredictionLog:
             self.flush()
 
     def flush(self) -> None:
-        records = []
-        while self._queue:
-            request, frame, predictions = self._queue.popleft()
-            self._pending_rows -= len(predictions)
-            records += _rows(request, frame, predictions)
-        if not records:
-            return
+        """Write every queued row now (waiting for a write in progress)."""
+        with self._flush_lock:
+            records = []
+            while self._queue:
+                request, frame, predictions = self._queue.popleft()
+                with self._count_lock:
+                    self._pending_rows -= len(predictions)
+                records += _rows(request, frame, predictions)
+            if records:
+                self._write(records)
+
+    def _write(self, records: list[dict[str, Any]]) -> None:
         try:
             self.store.append_records(self.stream, records)
+            self.metrics.logged_rows += len(records)
             self._rows += len(records)
             if self._rows > self.keep_rows * 1.2:
                 self._rows = self.store.trim_records(self.stream, self.keep_rows)
@@ -152,7 +169,9 @@ class PredictionLog:
             self.metrics.dropped_log_rows += len(records)
 
     def close(self) -> None:
+        """Stop the writer thread and write what is left (the requests have all ended)."""
         self._stop.set()
+        self._thread.join()
         self.flush()
 
 
@@ -210,8 +229,8 @@ def _takes_array(model: Any, example: Any, signature: dict[str, Any] | None) -> 
         return False
     try:
         body = json.dumps({"dataframe_split": example}).encode()
-        frame = scoring.conform(scoring.parse_request(body), signature)
-        array = scoring.conform(scoring.parse_request(body), signature, as_array=True)
+        frame = scoring.read_request(body, signature)[1]
+        array = scoring.read_request(body, signature, as_array=True)[1]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             same = np.array_equal(
@@ -261,8 +280,7 @@ class ModelService:
         """Predictions for a scoring-protocol body; ``InvalidInput`` names any problem."""
         started = time.perf_counter()
         model = self.current  # one read: a reload swapping models mid-request is harmless
-        data = scoring.parse_request(body)
-        frame = scoring.conform(data, model.signature, model.takes_array)
+        data, frame = scoring.read_request(body, model.signature, model.takes_array)
         checked = self.contracts.check(model.contract, data, frame)
         try:
             if model.takes_array:

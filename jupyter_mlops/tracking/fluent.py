@@ -383,13 +383,20 @@ def set_tags(tags: dict[str, Any]) -> None:
     _tracker.store().set_tags(run.id, _stringify(tags, "tag"))
 
 
+def _text(key: str, value: Any, what: str) -> str:
+    try:
+        return str(value)
+    except ValueError as e:  # an integer of more than 4,300 digits, for one
+        raise InvalidInput(f"The {what} {key!r} cannot be written as text: {e}.") from None
+
+
 def _stringify(values: dict[str, Any], what: str) -> dict[str, str]:
     if not isinstance(values, dict):
         raise InvalidInput(f"{what}s must be given as a dict, not {type(values).__name__}.")
     out = {}
     for key, value in values.items():
         _check_key(key, what)
-        text = value if isinstance(value, str) else str(value)
+        text = value if isinstance(value, str) else _text(key, value, what)
         if len(text) > MAX_PARAM_CHARS:
             raise InvalidInput(
                 f"The value of {what} {key!r} has {len(text)} characters (limit {MAX_PARAM_CHARS}, "
@@ -416,7 +423,9 @@ def log_metric(
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise InvalidInput(f"Metric {key!r} must be a number, not {value!r}.") from None
+        raise InvalidInput(f"Metric {key!r} must be a number, not {value!r:.60}.") from None
+    except OverflowError:
+        raise InvalidInput(f"Metric {key!r} is out of range for a 64-bit float.") from None
     counter = (run.id, key)
     if step is None:
         step = _tracker.steps.get(counter, 0)
