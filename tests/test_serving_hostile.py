@@ -146,6 +146,13 @@ def test_integer_columns_take_whole_numbers_in_range(counts, rows, message):
     assert post(counts, {"instances": [[3, 2]]})[0] == 200
 
 
+def test_a_large_batch_is_predicted_off_the_event_loop_and_logged(iris):
+    rows = [[5.1 + i % 7, 3.5, 1.4, 0.2] for i in range(40_000)]  # about 1 MB: a worker thread
+    status, answer = post(iris, {"instances": rows})
+    assert status == 200 and len(answer["predictions"]) == 40_000
+    assert post(iris, {"instances": [ROW]}) == (200, {"predictions": [0]})
+
+
 def test_an_oversized_body_is_refused_before_it_is_read(iris):
     """A declared 200 MiB body is answered 413 at once, as JSON; nothing waits for the bytes."""
     with socket.create_connection((iris.host, iris.port), timeout=30) as sock:

@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import tornado.ioloop
@@ -28,6 +29,7 @@ from jupyter_mlops.errors import InvalidInput, MlopsError, NotFound
 from jupyter_mlops.serving.service import ModelService
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
+INLINE_BODY_BYTES = 64 * 1024  # answered on the event loop; larger bodies on _LARGE_REQUESTS
 HARD_BODY_BYTES = 4 * MAX_BODY_BYTES  # read and dropped, so the client can read its 413
 MAX_HEADER_BYTES = 64 * 1024
 FOLLOW_INTERVAL_MS = 1000
@@ -40,6 +42,9 @@ def _seconds(name: str, default: float) -> float:
 
 IDLE_TIMEOUT_S = _seconds("JUPYTER_MLOPS_SERVE_IDLE_TIMEOUT_S", 30.0)
 BODY_TIMEOUT_S = _seconds("JUPYTER_MLOPS_SERVE_BODY_TIMEOUT_S", 60.0)
+
+
+_LARGE_REQUESTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlops-large-request")
 
 
 class InFlight:
@@ -143,6 +148,16 @@ class Invocations(_Handler):
         if not self._too_large:
             self._chunks.append(chunk)
 
+    async def _invoke(self, body: bytes) -> dict[str, Any]:
+        """Predict: small requests inline (no thread hop), large ones on a worker thread.
+
+        So parsing and predicting a big batch never keeps ``/health`` and other clients waiting.
+        """
+        if len(body) <= INLINE_BODY_BYTES:
+            return self.service.invoke(body)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_LARGE_REQUESTS, self.service.invoke, body)
+
     def _refuse_size(self) -> None:
         self.service.metrics.observe(413, 0.0)
         self.fail(
@@ -150,7 +165,7 @@ class Invocations(_Handler):
             f"The request body is larger than {MAX_BODY_BYTES >> 20} MiB; send smaller batches.",
         )
 
-    def post(self) -> None:
+    async def post(self) -> None:
         if self._too_large:
             return self._refuse_size()
         started = time.perf_counter()
@@ -161,11 +176,11 @@ class Invocations(_Handler):
             if not content_type.split(";")[0].strip().lower() == "application/json":
                 status = 415
                 return self.fail(
-                    415, f"Content-Type must be application/json, not {content_type!r}."
+                    415, f"Content-Type must be application/json, not {content_type[:80]!r}."
                 )
-            result = self.service.invoke(self.request.body)
+            result = await self._invoke(self.request.body)
             rows = len(result["predictions"])
-            self.finish(json.dumps(result))
+            self.finish(json.dumps(result, default=str))
         except InvalidInput as e:
             status = 400
             self.fail(400, str(e))

@@ -101,6 +101,8 @@ MAX_DEPTH = 50
 """How deeply parentheses and ``NOT`` may nest (parsing and evaluation stay off the stack limit)."""
 MAX_LENGTH = 10_000
 """The longest filter, in characters (room for an ``IN`` list of 250 run ids)."""
+MAX_ORDER_KEYS = 20
+"""The most fields a search may be ordered by (each is one more sort of every run)."""
 _CHUNK = 64  # runs between two looks at the clock when a time budget is set
 # Budgeted searches (the server's) evaluate their chunks one at a time: searches in several
 # threads then take turns instead of all fighting the server's event loop for the GIL, which
@@ -382,7 +384,12 @@ def parse_order_by(order_by: Sequence[str] | str | None) -> list[OrderKey]:
     for clause in clauses:
         if not isinstance(clause, str):
             raise FilterError(f"an order_by clause must be a string, not {type(clause).__name__}")
+        if len(clause) > MAX_LENGTH:
+            message = f"an order_by clause has at most {MAX_LENGTH:,} characters"
+            raise FilterError(message, clause, MAX_LENGTH, clause[MAX_LENGTH : MAX_LENGTH + 20])
         keys.extend(_order_clause(clause))
+        if len(keys) > MAX_ORDER_KEYS:
+            raise FilterError(f"order by at most {MAX_ORDER_KEYS} fields, not {len(keys)} or more")
     return keys
 
 

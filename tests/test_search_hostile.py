@@ -1,4 +1,4 @@
-"""LIKE patterns: the same answers as a regex, in work linear in the value, whatever the pattern."""
+"""Searches a hostile filter cannot make slow: linear LIKE, bounded filters, a time budget."""
 
 from __future__ import annotations
 
@@ -169,3 +169,11 @@ def test_a_search_past_its_time_budget_stops_with_a_clear_error():
     with time_budget(600.0):
         assert search(runs, "params.note LIKE 'a%'") == runs
     assert search(runs, "params.note LIKE 'b%'") == []  # no budget outside the context
+
+
+def test_ordering_by_too_many_fields_is_refused():
+    from jupyter_mlops.tracking.search import parse_order_by
+
+    assert len(parse_order_by(["metrics.acc"] * 20)) == 20
+    with pytest.raises(FilterError, match="order by at most 20 fields"):
+        parse_order_by(", ".join(["metrics.acc DESC"] * 21))
