@@ -20,6 +20,11 @@ whose store holds one experiment of 10,000 runs (5 params, 3 metrics each) and a
    actionability checks) is recorded beside it. Also recorded: how many row elements exist
    (virtualization: only those in view), and the time to show rows after jumping to the middle
    of the table.
+3. Concurrent reads (issue 18, point 7): while 4 clients send the heavy query (filter and sort
+   over all runs) without pause, a fifth sends light ones (``GET experiments`` and one run's
+   ``GET runs/<id>``); their p50/p99, and the heavy queries answered per second. Once with the
+   store calls on one thread, as before (``JUPYTER_MLOPS_READ_THREADS=1``), once with the
+   default pool, on fresh servers over the same store.
 
 Results go to ``benchmarks/results/rest.json`` (``rest-quick.json`` with ``--quick``).
 """
@@ -36,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -50,8 +56,14 @@ sys.path.insert(0, str(REPO / "tests"))
 import browser_fixtures as lab_tools  # noqa: E402 - the tests' JupyterLab and Chromium helpers
 
 TARGETS = {"runs_first_page_ms": 300.0, "experiments_first_paint_ms": 1000.0}
-FULL = {"runs": 10_000, "repeats": 20, "paints": 3}
-QUICK = {"runs": 2_000, "repeats": 5, "paints": 1}
+FULL = {"runs": 10_000, "repeats": 20, "paints": 3, "busy_seconds": 20.0}
+QUICK = {"runs": 2_000, "repeats": 5, "paints": 1, "busy_seconds": 5.0}
+HEAVY = {
+    "experiment": "big",
+    "filter": "metrics.accuracy > 0.2 and params.model != 'none'",
+    "order_by": "metrics.`f1` DESC",
+    "limit": "100",
+}
 SIDEBAR_TAB = '.jp-SideBar [data-id="jupyter-mlops-sidebar"]'
 
 # Before the click: note when the click's pointerdown reaches the page.
@@ -267,6 +279,71 @@ def bench_paint(lab: lab_tools.LabServer, paints: int) -> dict[str, Any]:
     }
 
 
+# -- concurrent reads ----------------------------------------------------------------------------
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "count": len(ordered),
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1),
+    }
+
+
+def busy_reads(lab: lab_tools.LabServer, seconds: float) -> dict[str, Any]:
+    """Light requests' latency while 4 threads send the heavy query without pause."""
+    stop = threading.Event()
+    heavy: list[float] = []
+    run_id = get_ms(lab, "runs", {"experiment": "small", "limit": "1"})[1]["runs"][0]["run_id"]
+
+    def hammer() -> None:
+        while not stop.is_set():
+            heavy.append(get_ms(lab, "runs", HEAVY)[0])
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    light: list[float] = []
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        light.append(get_ms(lab, "experiments", {})[0])
+        light.append(get_ms(lab, f"runs/{run_id}", {})[0])
+    stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - start
+    return {
+        "light": _percentiles(light),
+        "heavy": _percentiles(heavy),
+        "heavy_per_s": round(len(heavy) / elapsed, 2),
+    }
+
+
+def bench_concurrency(tmp: Path, seconds: float) -> dict[str, Any]:
+    """:func:`busy_reads` on one store thread (before) and on the reader pool (after)."""
+    results = {}
+    for name, threads in (("one_store_thread", "1"), ("reader_pool", None)):
+        lab_tmp = tmp / f"lab-{name}"
+        lab_tmp.mkdir()
+        (lab_tmp / "store").symlink_to(tmp / "store", target_is_directory=True)
+        saved = os.environ.pop("JUPYTER_MLOPS_READ_THREADS", None)
+        if threads:
+            os.environ["JUPYTER_MLOPS_READ_THREADS"] = threads
+        try:
+            lab, process = start_lab(lab_tmp)
+        finally:
+            os.environ.pop("JUPYTER_MLOPS_READ_THREADS", None)
+            if saved is not None:
+                os.environ["JUPYTER_MLOPS_READ_THREADS"] = saved
+        try:
+            time.sleep(3.0)  # the extension's warm-up read
+            get_ms(lab, "runs", HEAVY)
+            results[name] = busy_reads(lab, seconds)
+            log(f"busy reads, {name}: {results[name]}")
+        finally:
+            lab_tools._stop_group(process)
+    return results
+
+
 # -- main -----------------------------------------------------------------------------------------
 def wait_idle(seconds: float, max_load: float) -> None:
     """Wait (at most ``seconds``) until the 1-minute load average drops below ``max_load``."""
@@ -282,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS")
     parser.add_argument("--max-load", type=float, default=1.0)
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--no-browser", action="store_true", help="skip the first paint (2.)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     if args.wait_idle:
@@ -294,17 +372,19 @@ def main(argv: list[str] | None = None) -> int:
         lab, process = start_lab(tmp)
         try:
             rest = bench_rest(lab, sizes["runs"], sizes["repeats"])
-            paint = bench_paint(lab, sizes["paints"])
+            paint = bench_paint(lab, sizes["paints"]) if not args.no_browser else None
         finally:
             lab_tools._stop_group(process)
+        concurrency = bench_concurrency(tmp, sizes["busy_seconds"])
     measured = {
         "runs_first_page_ms": rest["first_page"]["median_ms"],
-        "experiments_first_paint_ms": paint["median_ms"],
+        "experiments_first_paint_ms": paint["median_ms"] if paint else float("nan"),
     }
     result = {
         "sizes": sizes,
         "rest": rest,
         "paint": paint,
+        "concurrency": concurrency,
         "targets": TARGETS,
         "passed": {k: measured[k] <= TARGETS[k] for k in TARGETS},
         "machine": {
@@ -322,7 +402,10 @@ def main(argv: list[str] | None = None) -> int:
     for key, target in TARGETS.items():
         verdict = "ok" if result["passed"][key] else "MISSED"
         print(f"{key:<44} {measured[key]:>8.0f}ms {target:>8.0f}ms  {verdict}")
-    print(f"row elements in the DOM for {sizes['runs']:,} runs: {paint['row_elements']}")
+    if paint:
+        print(f"row elements in the DOM for {sizes['runs']:,} runs: {paint['row_elements']}")
+    for name, busy in concurrency.items():
+        print(f"light requests under load, {name}: {busy['light']}; heavy {busy['heavy_per_s']}/s")
     print(f"results: {out.relative_to(REPO)}")
     return 1 if args.strict and not all(result["passed"].values()) else 0
 

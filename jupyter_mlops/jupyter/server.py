@@ -6,12 +6,14 @@ listed in :data:`ROUTES`, every handler derives from :class:`MlopsHandler` and d
 verb with ``tornado.web.authenticated``, and :func:`http_status` is the one place where core
 errors become HTTP statuses. This is the only module that imports tornado or jupyter_server.
 
-Store calls block (file locks, journal reads), so they run off the event loop: reads on a small
-pool of threads (the embedded store copies its tables under its lock, so readers of one process
-may run at once), writes (a promotion, a stop) one after another on their own thread, exports
-on the default executor. Every call runs under a time budget for searches
-(:func:`jupyter_mlops.tracking.search.time_budget`), so no filter keeps a thread, nor the
-interpreter, for long; and Jupyter's own routes never wait for ours.
+Store calls block (file locks, journal reads), so they run off the event loop, on three pools:
+searches (the runs table, filtered and sorted over every run) on two threads, other reads (one
+run, the experiments, models, deployments, drift) on four, so that they never queue behind a
+search, and writes (a promotion, a stop) one after another on their own. The embedded store
+copies its tables under its lock, so readers of one process may run at once. Every call runs
+under a time budget for searches (:func:`jupyter_mlops.tracking.search.time_budget`), so no
+filter keeps a thread, nor the interpreter, for long; and Jupyter's own routes never wait for
+ours. Exports, which do not touch the store, run on the default executor.
 """
 
 from __future__ import annotations
@@ -51,14 +53,22 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
 )
 
 READ_THREADS = max(1, int(os.environ.get("JUPYTER_MLOPS_READ_THREADS", "4")))
-"""Store reads answered at once; more queue (1 gives the old one-request-at-a-time order)."""
+"""Store reads answered at once (1: every read on one thread, one after another, as before)."""
+SEARCH_THREADS = min(2, READ_THREADS)
+"""Searches answered at once: each is CPU-bound, and more would only share the GIL."""
 SEARCH_BUDGET_S = float(os.environ.get("JUPYTER_MLOPS_SEARCH_BUDGET_S", "10"))
 """How long one request's search may run before it answers 400 (``SearchTimeout``)."""
 MAX_BODY_BYTES = 1 << 20
 """The largest JSON body a route takes (they hold a name, an alias, a path...)."""
 
 _READERS = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="jupyter-mlops-read")
+_SEARCHERS = (
+    ThreadPoolExecutor(max_workers=SEARCH_THREADS, thread_name_prefix="jupyter-mlops-search")
+    if READ_THREADS > 1
+    else _READERS
+)
 _WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jupyter-mlops-write")
+_POOLS = {"read": _READERS, "search": _SEARCHERS, "write": _WRITER}
 
 
 def http_status(error: BaseException | None) -> int | None:
@@ -101,16 +111,16 @@ class MlopsHandler(APIHandler):
             shown = uri if len(uri) <= 200 else f"{uri[:200]}… ({len(uri):,} characters)"
             self.log.info("%s %s: %s", self.request.method, shown, value)
 
-    async def store_call(self, fn: Callable[..., Any], *args: Any, write: bool = False) -> Any:
-        """``fn(*args)`` off the event loop, under the search budget (writes one at a time)."""
-        pool = _WRITER if write else _READERS
-        return await asyncio.get_running_loop().run_in_executor(pool, _budgeted, fn, args)
+    async def store_call(self, fn: Callable[..., Any], *args: Any, pool: str = "read") -> Any:
+        """``fn(*args)`` off the event loop on ``pool`` (read, search, write), under the budget."""
+        executor = _POOLS[pool]
+        return await asyncio.get_running_loop().run_in_executor(executor, _budgeted, fn, args)
 
     async def reply(
-        self, fn: Callable[..., dict[str, Any]], *args: Any, write: bool = False
+        self, fn: Callable[..., dict[str, Any]], *args: Any, pool: str = "read"
     ) -> None:
-        """Answer with the JSON of ``fn(*args)``, computed off the event loop."""
-        self.send(await self.store_call(fn, *args, write=write))
+        """Answer with the JSON of ``fn(*args)``, computed off the event loop on ``pool``."""
+        self.send(await self.store_call(fn, *args, pool=pool))
 
     def send(self, data: dict[str, Any]) -> None:
         """Write ``data`` as strict JSON (non-finite floats become ``null``)."""
@@ -183,6 +193,7 @@ class RunsHandler(MlopsHandler):
             offset,
             self.get_query_argument("tree", "") in ("1", "true"),
             self.get_query_argument("parent", None) or None,
+            pool="search",
         )
 
 
@@ -234,7 +245,7 @@ class ModelsHandler(MlopsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         """List (optionally filter) the registered models."""
-        await self.reply(routes.models, self.get_query_argument("filter", None))
+        await self.reply(routes.models, self.get_query_argument("filter", None), pool="search")
 
 
 class ModelHandler(MlopsHandler):
@@ -252,7 +263,7 @@ class AliasesHandler(MlopsHandler):
     @tornado.web.authenticated
     async def post(self, name: str) -> None:
         """Run the gate; 200 with its report, or 409 with the report when it refuses."""
-        await self.reply(routes.promote, name, self.body_object(), write=True)
+        await self.reply(routes.promote, name, self.body_object(), pool="write")
 
 
 class DeploymentsHandler(MlopsHandler):
@@ -270,7 +281,7 @@ class StopDeploymentHandler(MlopsHandler):
     @tornado.web.authenticated
     async def post(self, name: str) -> None:
         """Stop it and answer its new status."""
-        await self.reply(routes.stop_deployment, name, write=True)
+        await self.reply(routes.stop_deployment, name, pool="write")
 
 
 class DriftHandler(MlopsHandler):
