@@ -100,6 +100,24 @@ def healthy(dep) -> bool:
         conn.close()
 
 
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses a socket listens on at ``port`` (Linux's /proc/net/tcp, tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as fh:
+            for line in fh.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                address, hex_port = local.split(":")
+                if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                    found.add(address)
+    return found
+
+
+def test_the_model_server_listens_on_loopback_only(iris):
+    assert iris.host == "127.0.0.1"
+    assert listening_addresses(iris.port) == {"0100007F"}  # 127.0.0.1, little-endian hex
+
+
 # -- bad bodies ----------------------------------------------------------------------------------
 DEEP = b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
 BIG_INT = ("1" * 1000).encode()
