@@ -56,7 +56,8 @@ TARGETS = {"worst_like_ms": 50.0, "status_p99_under_attack_ms": 100.0}
 FULL = {"runs": 10_000, "width": 1_500, "seconds": 30.0, "attackers": 8}
 QUICK = {"runs": 2_000, "width": 1_500, "seconds": 5.0, "attackers": 8}
 
-# Values: 'a' * width (no 'b': every split of a backtracking '%a%...%b' fails).
+# Values: 'a' * width (no 'b': every split of a backtracking '%a%...%b' fails). These are the
+# patterns that made the old search slow; the target is judged on them.
 PATTERNS = {
     "%a%b": "params.note LIKE '%a%b'",
     "%a%a%b": "params.note LIKE '%a%a%b'",
@@ -65,6 +66,14 @@ PATTERNS = {
     "%a_a_a_a_a_a_b%": "params.note LIKE '%a_a_a_a_a_a_b%'",
     "%(700 a)b%": "params.note LIKE '%" + "a" * 700 + "b%'",
     "%a x 400 %b": "params.note LIKE '" + "%a" * 400 + "%b'",
+}
+# The linear matcher's own worst cases, over values 'ab' * (width / 2) that hold every character
+# of the patterns: a long plain text that is never there, and a long segment with '_' (every
+# 'a' is a candidate, checked over up to 600 characters: time grows with the segment's width).
+OWN_WORST = {
+    "alt: %(700 a)%": "params.alt LIKE '%" + "a" * 700 + "%'",
+    "alt: %(a_ x 30)b%": "params.alt LIKE '%" + "a_" * 30 + "b%'",
+    "alt: %(a_ x 300)b%": "params.alt LIKE '%" + "a_" * 300 + "b%'",
 }
 # What the attackers send: the issue's slow LIKE, and the costliest pattern for the linear
 # matcher (every 'a' is a candidate, each checked over 600 characters), which runs into the
@@ -101,8 +110,10 @@ def old_like_regex(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
 
 def like_runs(count: int, width: int) -> list[dict[str, Any]]:
     """Run documents with a ``width``-character ``params.note``."""
+    alt = "ab" * (width // 2)
     return [
-        {"run_id": f"{i:06d}", "params": {"note": "a" * width}, "metrics": {}} for i in range(count)
+        {"run_id": f"{i:06d}", "params": {"note": "a" * width, "alt": alt}, "metrics": {}}
+        for i in range(count)
     ]
 
 
@@ -162,6 +173,12 @@ def bench_like(sizes: dict[str, int], old_budget_s: float) -> dict[str, Any]:
             "speedup": round(old["ms"] / after) if old["ms"] else None,
             "matches": len(kept),
         }
+        log(f"LIKE {name}: {results[name]}")
+    for name, text in OWN_WORST.items():
+        start = time.perf_counter()
+        kept = search(runs, text)
+        results[name] = {"after_ms": round((time.perf_counter() - start) * 1000, 2),
+                         "matches": len(kept), "own_worst": True}  # fmt: skip
         log(f"LIKE {name}: {results[name]}")
     return results
 
@@ -281,12 +298,15 @@ def attack(lab: lab_tools.LabServer, attackers: int, seconds: float) -> dict[str
 
 def bench_server(tmp: Path, sizes: dict[str, Any], checkout: Path | None) -> dict[str, Any]:
     """Quiet and attacked ``/api/status`` on a server of ``checkout`` (default: this tree)."""
-    saved = os.environ.get("PYTHONPATH")
+    saved, cwd = os.environ.get("PYTHONPATH"), os.getcwd()
     if checkout is not None:
+        # `python -m jupyterlab` puts its working folder first on sys.path, before PYTHONPATH
         os.environ["PYTHONPATH"] = str(checkout)
+        os.chdir(checkout)
     try:
         lab, process = bench_rest.start_lab(tmp)
     finally:
+        os.chdir(cwd)
         if saved is None:
             os.environ.pop("PYTHONPATH", None)
         else:
@@ -324,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.before is not None:
             servers["before"] = _server_in(tmp, "before", sizes, args.before)
     measured = {
-        "worst_like_ms": max(row["after_ms"] for row in like.values()),
+        "worst_like_ms": max(row["after_ms"] for row in like.values() if "own_worst" not in row),
         "status_p99_under_attack_ms": servers["after"]["attacked"].get("p99_ms", float("inf")),
     }
     result = {
