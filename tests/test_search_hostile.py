@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from jupyter_mlops.errors import FilterError, SearchTimeout
 from jupyter_mlops.tracking import like
+from jupyter_mlops.tracking.budget import time_budget
 from jupyter_mlops.tracking.like import fold, like_matcher, split_pattern
-from jupyter_mlops.tracking.search import MAX_LENGTH, compile_filter, search, time_budget
+from jupyter_mlops.tracking.search import MAX_LENGTH, compile_filter, search
 
 
 def reference(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:

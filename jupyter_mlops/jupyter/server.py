@@ -11,7 +11,7 @@ searches (the runs table, filtered and sorted over every run) on two threads, ot
 run, the experiments, models, deployments, drift) on four, so that they never queue behind a
 search, and writes (a promotion, a stop) one after another on their own. The embedded store
 copies its tables under its lock, so readers of one process may run at once. Every call runs
-under a time budget for searches (:func:`jupyter_mlops.tracking.search.time_budget`), so no
+under a time budget for searches (:func:`jupyter_mlops.tracking.budget.time_budget`), so no
 filter keeps a thread, nor the interpreter, for long; and Jupyter's own routes never wait for
 ours. Exports, which do not touch the store, run on the default executor.
 """
@@ -160,7 +160,7 @@ def parse_body(body: bytes) -> dict[str, Any]:
 
 
 def _budgeted(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-    from jupyter_mlops.tracking.search import time_budget
+    from jupyter_mlops.tracking.budget import time_budget
 
     with time_budget(SEARCH_BUDGET_S):
         return fn(*args)

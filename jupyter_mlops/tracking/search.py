@@ -58,18 +58,13 @@ offending token and its 0-based position.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import functools
-import itertools
 import math
-import threading
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.errors import FilterError, InvalidInput, SearchTimeout
-from jupyter_mlops.tracking import filters
+from jupyter_mlops.errors import FilterError, InvalidInput
+from jupyter_mlops.tracking import budget, filters
 from jupyter_mlops.tracking.filters import Field, Literal, Predicate, Run, Token
 
 if TYPE_CHECKING:
@@ -83,7 +78,6 @@ __all__ = [
     "search",
     "server_filter",
     "sort_runs",
-    "time_budget",
 ]
 
 FIXED_COLUMNS = (
@@ -103,14 +97,6 @@ MAX_LENGTH = 10_000
 """The longest filter, in characters (room for an ``IN`` list of 250 run ids)."""
 MAX_ORDER_KEYS = 20
 """The most fields a search may be ordered by (each is one more sort of every run)."""
-_CHUNK = 64  # runs between two looks at the clock when a time budget is set
-# Budgeted searches (the server's) evaluate their chunks one at a time: searches in several
-# threads then take turns instead of all fighting the server's event loop for the GIL, which
-# each GIL hand-over would otherwise give to any of them (a p99 of 200 ms for /api/status).
-_TURN = threading.Lock()
-_DEADLINE: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar(
-    "jupyter_mlops_search_deadline", default=None
-)
 _OPERATORS_HINT = "=, !=, <, <=, >, >=, LIKE, ILIKE, IN or IS NULL"
 
 
@@ -502,53 +488,12 @@ def search(
         message = f"max_results must be a non-negative integer or None, not {max_results!r}"
         raise InvalidInput(message)
     predicate = compile_filter(filter)
-    budget = _DEADLINE.get()
-    if budget is None or predicate is _always:
+    if predicate is _always or not budget.active():
         kept = [run for run in runs if predicate(run)]
     else:
-        kept = _filter_within(runs, predicate, *budget)
+        kept = budget.filter_within(runs, predicate)
     ordered = sort_runs(kept, order_by)
     return ordered if max_results is None else ordered[:max_results]
-
-
-@contextlib.contextmanager
-def time_budget(seconds: float) -> Iterator[None]:
-    """Make every :func:`search` in this context stop after ``seconds`` with ``SearchTimeout``.
-
-    The server extension sets one around each request, so no filter can keep a worker thread
-    busy for long. The check is cooperative: between two chunks of runs, the search looks at the
-    clock. Budgeted searches in several threads take turns chunk by chunk, so only one of them
-    at a time competes with the server's event loop for the interpreter.
-
-    Examples
-    --------
-    >>> with time_budget(5.0):
-    ...     search([{"params": {"model": "rf"}}], "params.model LIKE 'r%'") != []
-    True
-    """
-    token = _DEADLINE.set((time.monotonic() + seconds, seconds))
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
-
-
-def _filter_within(
-    runs: Iterable[Run], predicate: Predicate, deadline: float, seconds: float
-) -> list[Run]:
-    kept: list[Run] = []
-    checked = 0
-    iterator = iter(runs)
-    while chunk := list(itertools.islice(iterator, _CHUNK)):
-        with _TURN:
-            kept.extend(run for run in chunk if predicate(run))
-        checked += len(chunk)
-        if time.monotonic() > deadline:
-            raise SearchTimeout(
-                f"The search was stopped after {seconds:g} s, with {checked:,} runs checked: "
-                "narrow the filter (fewer or shorter LIKE patterns) or pick an experiment."
-            )
-    return kept
 
 
 # -- the runs table ----------------------------------------------------------------------------
