@@ -178,3 +178,25 @@ def test_ordering_by_too_many_fields_is_refused():
     assert len(parse_order_by(["metrics.acc"] * 20)) == 20
     with pytest.raises(FilterError, match="order by at most 20 fields"):
         parse_order_by(", ".join(["metrics.acc DESC"] * 21))
+
+
+PARSER_TOKENS = st.sampled_from(
+    ["(", ")", "NOT", "AND", "OR", "params.a", "metrics.b", "=", "LIKE", "IN", ",", "'x%'",
+     "'", '"', "1", "1e999", "9" * 400, "IS NULL", "`", "attributes.bogus", "é"]
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(PARSER_TOKENS, min_size=1, max_size=300), st.sampled_from([" ", ""]))
+def test_parsing_any_token_soup_is_linear_work_and_ends_in_a_predicate_or_filter_error(
+    tokens, separator
+):
+    text = separator.join(tokens)
+
+    def parse() -> None:
+        try:
+            compile_filter(text)
+        except FilterError as error:
+            assert 0 <= error.position <= len(text)
+
+    assert python_steps(parse) <= 40 * len(text) + 400
