@@ -27,6 +27,7 @@ import jupyter_mlops as mlops
 from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.serving import scoring
 from jupyter_mlops.serving.deploy import deploy, list_deployments, undeploy
+from jupyter_mlops.serving.service import KEEP_LOG_ROWS
 from jupyter_mlops.store import set_tracking_uri
 
 IDLE_S, BODY_S = 1.0, 2.0  # the servers' timeouts in this module (30 s and 60 s by default)
@@ -357,10 +358,23 @@ def test_sigterm_under_load_answers_what_it_took_and_loses_no_logged_row(store):
     answered = load.join()
     assert stopped.status == "stopped" and len(answered) > 50
     logged = logged_values(dep.name)
-    assert set(answered) <= set(logged), f"{len(set(answered) - set(logged))} answered rows lost"
+    assert_only_retention_dropped(set(answered) - set(logged), logged)
     assert len(logged) == len(set(logged))  # nothing written twice
     log_tail = open(dep.log_file).read()
     assert "Stopped: every request answered, the prediction log written." in log_tail
+
+
+def assert_only_retention_dropped(missing: set[float], logged: list[float]) -> None:
+    """Rows answered but not in the log may only be the oldest, trimmed by the log's retention.
+
+    A fast machine answers more than ``KEEP_LOG_ROWS`` rows in a second or two; the log then keeps
+    the newest. Four clients' batches may arrive in a different order than they were numbered, so a
+    trimmed row may be up to one batch per client newer than the oldest row kept.
+    """
+    if not missing:
+        return
+    assert len(logged) == KEEP_LOG_ROWS, f"{len(missing)} answered rows lost"
+    assert max(missing) < min(logged) + 4 * 50, f"{len(missing)} answered rows lost, not trimmed"
 
 
 def scrape(dep, name: str) -> float:
@@ -387,7 +401,8 @@ def test_sigkill_keeps_every_row_the_log_reported_written(store):
     answered = load.join()
     logged = logged_values(dep.name)
     assert written > 0, "the log wrote nothing in 2.5 s of load"
-    assert len(logged) >= written, f"{written - len(logged)} rows reported written are gone"
+    kept = min(written, KEEP_LOG_ROWS)  # the log keeps the newest KEEP_LOG_ROWS rows
+    assert len(logged) >= kept, f"{kept - len(logged)} rows reported written are gone"
     assert len(logged) == len(set(logged)) and all(v == int(v) for v in logged)
     print(f"SIGKILL under load: {len(answered) - len(logged)} of {len(answered)} rows lost")
     undeploy(dep.name)

@@ -215,6 +215,9 @@ def _rows_to_frame(rows: RowList, named: list[dict[str, Any]]) -> Any:
     import pandas as pd
 
     if rows.columns is not None:
+        width = len(rows.columns)
+        if any(not isinstance(row, list) or len(row) != width for row in rows):
+            raise InvalidInput(f"Each row of dataframe_split must be a list of {width} values.")
         try:
             return pd.DataFrame(list(rows), columns=rows.columns)
         except (ValueError, TypeError) as e:
