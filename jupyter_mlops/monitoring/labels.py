@@ -299,9 +299,11 @@ def window_metrics(
 ) -> tuple[dict[str, float], int, tuple[str, ...]]:
     """Model metrics on a window's labelled rows: ``(metrics, labelled rows, notes)``.
 
-    The metrics are the validation gate's (:func:`~jupyter_mlops.registry.gate.evaluate`): the
-    served version predicts the labelled rows again (the same model, so the same predictions),
-    which also gives the probability metrics (log loss, ROC AUC) the log does not hold.
+    The metrics are the evaluation module's (:func:`~jupyter_mlops.evaluation.measure.measure`,
+    the gate's and ``jupyter_mlops.evaluate``'s): the served version predicts the labelled rows
+    again (the same model, so the same predictions), which also gives the probability metrics
+    (log loss, ROC AUC) the log does not hold. A metric not defined for a window (ROC AUC with
+    one class) is left out.
     """
     if labels.empty:
         return {}, 0, ()
@@ -309,14 +311,15 @@ def window_metrics(
     found = keys.merge(labels, on=["request_id", "row"], how="inner")
     if found.empty:
         return {}, 0, ()
-    from jupyter_mlops.registry.gate import evaluate
+    from jupyter_mlops.evaluation.measure import measure
 
     model = versions.model(version)
     X = model.ordered(inputs.loc[found["index"]])
     try:
-        with warnings.catch_warnings():  # one class in a window: ROC AUC is undefined, say NaN
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return evaluate(model.model, X, found["y_true"].tolist()), len(found), ()
+            measured = measure(model.model, X, found["y_true"].tolist())
+            return measured.metrics, len(found), ()
     except Exception as e:  # noqa: BLE001 - bad labels must not hide the drift results
         return {}, len(found), (f"metrics not computed: {type(e).__name__}: {e}",)
 

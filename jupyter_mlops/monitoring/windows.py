@@ -8,8 +8,8 @@ so the same traffic always falls in the same windows), and for each window and s
   (``register_model(..., reference_data=X)``) with :func:`~jupyter_mlops.monitoring.detect_drift`;
 - tests the window's predictions against the version's predictions on the reference sample
   (prediction drift);
-- computes model metrics on the rows that have labels (``log_labels``), with the validation
-  gate's :func:`~jupyter_mlops.registry.gate.evaluate`;
+- computes model metrics on the rows that have labels (``log_labels``), with the evaluation
+  module's :func:`~jupyter_mlops.evaluation.measure.measure` (the gate's metrics);
 - raises an alert when the dataset or the predictions drifted.
 
 Each window's result is stored in the table ``drift_windows`` under

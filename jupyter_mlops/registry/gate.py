@@ -2,9 +2,14 @@
 
 A check is ``METRIC OP VALUE`` where OP is one of ``>= <= > < ==`` and VALUE is a number or
 ``current`` with an optional tolerance (``accuracy >= current - 0.01``: not worse than the
-version holding the alias now by more than 0.01). With data, metrics are computed on it for the
-candidate and the current holder; without data, the metrics recorded with each version's run are
-used. The report is stored with the candidate version whether it passes or not.
+version holding the alias now by more than 0.01). Beside checks, ``thresholds=`` takes
+``{metric: MetricThreshold(...)}`` exactly as :func:`jupyter_mlops.evaluate` does, the baseline
+being the current holder. With data, metrics are computed on it for the candidate and the current
+holder by the evaluation module (:mod:`jupyter_mlops.evaluation.metrics` defines each one: ``f1``
+is the positive class's F1 for a binary target and the macro F1 otherwise, the same ``f1`` that
+autolog logs as ``training_f1_score``); without data, each version's latest stored evaluation
+report (``jupyter_mlops.evaluate`` on a ``models:/`` URI), over the metrics recorded with its run,
+is used. The report is stored with the candidate version whether it passes or not.
 
 With data, the gate also checks the data against each version's data contract and offers the
 result as metrics: ``contract_violation_share`` (share of rows breaking a rule) and
@@ -16,10 +21,13 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from jupyter_mlops.errors import Conflict, InvalidInput
+from jupyter_mlops.evaluation.metrics import canonical
+from jupyter_mlops.evaluation.thresholds import MetricThreshold, check_thresholds
 from jupyter_mlops.registry import registry
 
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
@@ -34,19 +42,6 @@ OPS = {
     ">": lambda a, b: a > b,
     "<": lambda a, b: a < b,
     "==": lambda a, b: math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12),
-}
-METRIC_ALIASES = {
-    "accuracy_score": "accuracy",
-    "acc": "accuracy",
-    "f1_score": "f1",
-    "precision_score": "precision",
-    "recall_score": "recall",
-    "roc_auc_score": "roc_auc",
-    "auc": "roc_auc",
-    "mean_absolute_error": "mae",
-    "mean_squared_error": "mse",
-    "root_mean_squared_error": "rmse",
-    "r2_score": "r2",
 }
 
 
@@ -119,7 +114,7 @@ def parse_check(text: str) -> Check:
             f"Cannot read the check {text!r}: write METRIC OP VALUE, e.g. 'accuracy>=0.9' or "
             "'accuracy >= current - 0.01' (OP is one of >= <= > < ==)."
         )
-    metric = METRIC_ALIASES.get(match["metric"].lower(), match["metric"])
+    metric = canonical(match["metric"])
     if match["current"]:
         tol = float(match["tol"] or 0.0) * (-1 if match["sign"] == "-" else 1)
         return Check(str(text).strip(), metric, match["op"], None, tol)
@@ -134,6 +129,7 @@ def promote(
     data: Any = None,
     force: bool = False,
     reason: str | None = None,
+    thresholds: Mapping[str, MetricThreshold] | None = None,
 ) -> ValidationReport:
     """Evaluate ``version`` (and the alias's current holder), then move ``alias`` if all pass.
 
@@ -142,9 +138,14 @@ def promote(
     checks : list of str
         E.g. ``["accuracy>=0.9", "f1 >= current - 0.01"]``.
     data : tuple (X, y), optional
-        Evaluation data; without it the metrics recorded with each version's run are compared.
+        Evaluation data; the metrics are the evaluation module's (``jupyter_mlops.evaluate``)
+        for the candidate and the current holder. Without data, each version's latest stored
+        evaluation report, then the metrics recorded with its run, are compared.
     force : bool
         Move the alias even if checks fail; ``reason`` is recorded in the alias history.
+    thresholds : dict, optional
+        ``{metric: MetricThreshold(...)}`` as in :func:`jupyter_mlops.evaluate`, the baseline
+        being the alias's current holder (a change bound passes when no version holds it).
     """
     registry.check_alias(alias)
     parsed = [parse_check(c) for c in ([checks] if isinstance(checks, str) else checks or [])]
@@ -155,6 +156,7 @@ def promote(
     current = registry.get_model_version(name, holder) if holder else None
     cand_metrics, cur_metrics, data_info = _metrics(candidate, current, data)
     results = [_evaluate(c, cand_metrics, cur_metrics, current) for c in parsed]
+    results += _threshold_results(thresholds, cand_metrics, cur_metrics, current)
     passed = all(r["passed"] for r in results)
     report = ValidationReport(
         name=name,
@@ -178,6 +180,17 @@ def promote(
     return report
 
 
+def _threshold_results(
+    thresholds: Mapping[str, MetricThreshold] | None, cand: dict, cur: dict, current: Any
+) -> list[dict[str, Any]]:
+    if thresholds is not None and not isinstance(thresholds, Mapping):
+        raise InvalidInput("thresholds= maps metric names to MetricThreshold(...) objects.")
+    label = f"current v{current.version}" if current else "current"
+    return check_thresholds(
+        thresholds, cand, cur if current else None, label, missing_baseline_passes=True
+    )
+
+
 def _store_report(report: ValidationReport) -> None:
     key = f"{report.name}/{report.version}"
 
@@ -192,8 +205,7 @@ def _store_report(report: ValidationReport) -> None:
 
 def _metrics(candidate: Any, current: Any, data: Any) -> tuple[dict, dict, dict | None]:
     if data is None:
-        recorded = lambda v: {k: float(x) for k, x in v.lineage.get("metrics", {}).items()}  # noqa: E731
-        return recorded(candidate), (recorded(current) if current else {}), None
+        return recorded_metrics(candidate), (recorded_metrics(current) if current else {}), None
     from jupyter_mlops.contracts.checks import gate_metrics
 
     X, y = _split(data)
@@ -203,6 +215,17 @@ def _metrics(candidate: Any, current: Any, data: Any) -> tuple[dict, dict, dict 
     if current:
         cur = {**evaluate(registry_model(current), X, y), **gate_metrics(_contract(current), X)}
     return cand, cur, info
+
+
+def recorded_metrics(version: Any) -> dict[str, float]:
+    """A version's metrics without data: its run's, overlaid by its latest stored evaluation."""
+    from jupyter_mlops.evaluation.record import stored_evaluations
+
+    out = {k: float(x) for k, x in version.lineage.get("metrics", {}).items() if x is not None}
+    stored = stored_evaluations(version.name, version.version)
+    if stored:
+        out.update({k: float(v) for k, v in stored[-1].get("metrics", {}).items()})
+    return out
 
 
 def _contract(version: Any) -> Any:
@@ -231,64 +254,14 @@ def _split(data: Any) -> tuple[Any, Any]:
 
 
 def evaluate(model: Any, X: Any, y: Any) -> dict[str, float]:
-    """Standard metrics of ``model`` on ``(X, y)``: classification or regression, guessed."""
-    from sklearn import metrics as m
+    """The metric table's metrics of ``model`` on ``(X, y)`` (task inferred).
 
-    try:
-        predicted = model.predict(X)
-    except Exception as e:
-        raise InvalidInput(f"The model could not predict on the evaluation data: {e}") from e
-    if not _is_classification(model, y):
-        mse = float(m.mean_squared_error(y, predicted))
-        return {
-            "mae": float(m.mean_absolute_error(y, predicted)),
-            "mse": mse,
-            "rmse": math.sqrt(mse),
-            "r2": float(m.r2_score(y, predicted)),
-        }
-    out = {"accuracy": float(m.accuracy_score(y, predicted))}
-    for metric, fn in (
-        ("precision", m.precision_score),
-        ("recall", m.recall_score),
-        ("f1", m.f1_score),
-    ):
-        out[metric] = float(fn(y, predicted, average="weighted", zero_division=0))
-    out.update(_probability_metrics(model, X, y))
-    return out
+    The same numbers as :func:`jupyter_mlops.evaluate` and autolog's ``training_*`` metrics:
+    :func:`~jupyter_mlops.evaluation.measure.measure` computes them all.
+    """
+    from jupyter_mlops.evaluation.measure import measure
 
-
-def _probability_metrics(model: Any, X: Any, y: Any) -> dict[str, float]:
-    from sklearn import metrics as m
-
-    if not hasattr(model, "predict_proba"):
-        return {}
-    try:
-        proba = model.predict_proba(X)
-        labels = getattr(model, "classes_", None)
-        out = {"log_loss": float(m.log_loss(y, proba, labels=labels))}
-        if proba.shape[1] == 2:
-            out["roc_auc"] = float(m.roc_auc_score(y, proba[:, 1]))
-        else:
-            out["roc_auc"] = float(
-                m.roc_auc_score(y, proba, multi_class="ovr", average="weighted", labels=labels)
-            )
-        return out
-    except ValueError:  # a class missing from the evaluation data
-        return {}
-
-
-def _is_classification(model: Any, y: Any) -> bool:
-    try:
-        from sklearn.base import is_classifier
-
-        if is_classifier(model):
-            return True
-    except ImportError:
-        pass
-    import numpy as np
-
-    kind = np.asarray(y).dtype.kind
-    return kind in "bOUS" or (hasattr(model, "predict_proba") and kind in "iu")
+    return measure(model, X, y).metrics
 
 
 def _evaluate(

@@ -7,12 +7,14 @@ For each outermost fit with training data ``X`` (and target ``y``):
   When a later fit of the same run would overwrite a param with another value, all of its params
   get its model name as prefix (``model-2.C``) instead of failing on write-once params.
 - training metrics named as MLflow names them: ``training_accuracy_score``,
-  ``training_precision_score``, ``training_recall_score``, ``training_f1_score`` (binary average
-  when the labels allow it, else weighted), ``training_log_loss`` and ``training_roc_auc`` (from
-  ``predict_proba``; one-vs-rest weighted for multiclass) for classifiers;
+  ``training_precision_score``, ``training_recall_score``, ``training_f1_score``,
+  ``training_log_loss`` and ``training_roc_auc`` (from ``predict_proba``) for classifiers;
   ``training_mean_absolute_error``, ``training_mean_squared_error``,
-  ``training_root_mean_squared_error``, ``training_r2_score`` for regressors. Metrics that are
-  not defined for the data are left out.
+  ``training_root_mean_squared_error``, ``training_r2_score`` for regressors. The values are the
+  evaluation module's (:mod:`jupyter_mlops.evaluation.metrics`: precision, recall and F1 of the
+  positive class ``classes_[1]`` for binary targets, macro averages for multiclass; ROC AUC
+  one-vs-rest macro), the numbers the promotion gate and ``mlops.evaluate`` compute. Metrics
+  that are not defined for the data are left out.
 - estimators with ``predict`` are logged with ``log_model`` as ``model``, then ``model-2``...;
   their training metrics after the first get the same prefix (``model-2.training_f1_score``).
   Transformers without ``predict`` (scalers, PCA) log params and data only.
@@ -24,16 +26,13 @@ For each outermost fit with training data ``X`` (and target ``y``):
 
 from __future__ import annotations
 
-import math
 import numbers
-import warnings
 from collections.abc import Callable, Mapping
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.store import get_store
 from jupyter_mlops.tracking import fluent
-from jupyter_mlops.tracking.autolog import original_metric
 
 if TYPE_CHECKING:
     from jupyter_mlops.tracking.autolog import AutologSession
@@ -119,95 +118,30 @@ def _log_training_metrics(estimator: Any, X: Any, y: Any, weights: Any, prefix: 
 
 
 def training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any = None) -> dict[str, float]:
-    """MLflow's training metrics of a fitted classifier or regressor (``{}`` otherwise)."""
+    """MLflow's training metric names, the evaluation module's values (``{}`` otherwise).
+
+    ``training_f1_score`` is the metric table's ``f1`` (:mod:`jupyter_mlops.evaluation.metrics`),
+    so ``promote(..., checks=["f1>=0.9"], data=(X_train, y_train))`` measures the same number.
+    """
     from sklearn.base import is_classifier, is_regressor
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if is_classifier(estimator):
-            return _classifier_metrics(estimator, X, y, sample_weight)
-        if is_regressor(estimator):
-            return _regressor_metrics(estimator, X, y, sample_weight)
-    return {}
+    from jupyter_mlops.evaluation.measure import measure
+    from jupyter_mlops.evaluation.metrics import METRICS
 
-
-def _classifier_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any) -> dict[str, float]:
-    y_pred = _call(estimator.predict, X)
-    if y_pred is None:
-        return {}
-    out: dict[str, float] = {}
-    weights = {"sample_weight": sample_weight}
-    averaged = {**weights, "average": _average(y), "zero_division": 0}
-    _metric(out, "training_accuracy_score", "accuracy_score", y, y_pred, **weights)
-    _metric(out, "training_precision_score", "precision_score", y, y_pred, **averaged)
-    _metric(out, "training_recall_score", "recall_score", y, y_pred, **averaged)
-    _metric(out, "training_f1_score", "f1_score", y, y_pred, **averaged)
-    proba = _call(estimator.predict_proba, X) if hasattr(estimator, "predict_proba") else None
-    classes = getattr(estimator, "classes_", None)
-    if proba is not None and classes is not None:
-        _metric(out, "training_log_loss", "log_loss", y, proba, labels=classes, **weights)
-        _roc_auc(out, y, proba, classes, weights)
-    return out
-
-
-def _roc_auc(out: dict[str, float], y: Any, proba: Any, classes: Any, weights: dict) -> None:
-    import numpy as np
-
-    if getattr(proba, "ndim", 0) != 2:
-        return
-    if proba.shape[1] == 2:
-        positive = np.asarray(y) == classes[1]
-        _metric(out, "training_roc_auc", "roc_auc_score", positive, proba[:, 1], **weights)
+    if is_classifier(estimator):
+        task = None
+    elif is_regressor(estimator):
+        task = "regression"
     else:
-        _metric(
-            out,
-            "training_roc_auc",
-            "roc_auc_score",
-            y,
-            proba,
-            multi_class="ovr",
-            average="weighted",
-            labels=classes,
-            **weights,
-        )
-
-
-def _regressor_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any) -> dict[str, float]:
-    y_pred = _call(estimator.predict, X)
-    if y_pred is None:
         return {}
-    out: dict[str, float] = {}
-    weights = {"sample_weight": sample_weight}
-    _metric(out, "training_mean_absolute_error", "mean_absolute_error", y, y_pred, **weights)
-    _metric(out, "training_mean_squared_error", "mean_squared_error", y, y_pred, **weights)
-    try:
-        _metric(
-            out, "training_root_mean_squared_error", "root_mean_squared_error", y, y_pred, **weights
-        )
-    except AttributeError:  # scikit-learn < 1.4
-        if "training_mean_squared_error" in out:
-            out["training_root_mean_squared_error"] = math.sqrt(out["training_mean_squared_error"])
-    _metric(out, "training_r2_score", "r2_score", y, y_pred, **weights)
-    return out
-
-
-def _average(y: Any) -> str:
-    import numpy as np
-    from sklearn.utils.multiclass import type_of_target
-
-    try:
-        binary = type_of_target(y) == "binary" and 1 in set(np.unique(np.asarray(y)).tolist())
-    except Exception:
-        return "weighted"
-    return "binary" if binary else "weighted"
-
-
-def _metric(out: dict[str, float], key: str, function: str, *args: Any, **kwargs: Any) -> None:
-    fn = original_metric(function)
-    value = _call(fn, *args, **kwargs)
-    number = as_number(value)
-    if number is not None:
-        out[key] = number
+    measured = _call(measure, estimator, X, y, task, sample_weight)
+    if measured is None:
+        return {}
+    return {
+        f"training_{METRICS[key].mlflow_name}": value
+        for key, value in measured.metrics.items()
+        if METRICS[key].autolog
+    }
 
 
 def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

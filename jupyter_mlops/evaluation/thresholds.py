@@ -1,0 +1,178 @@
+"""``MetricThreshold``, as MLflow's: an absolute bound and/or a required change against a baseline.
+
+For a metric where greater is better, the candidate's value ``v`` passes when
+
+- ``v >= threshold`` (``threshold`` set),
+- ``v >= baseline + min_absolute_change`` (``min_absolute_change`` set),
+- ``v >= baseline * (1 + min_relative_change)`` (``min_relative_change`` set; with a baseline
+  of exactly 0, ``v >= baseline + 1e-10``),
+
+and every part that is set must hold; where smaller is better the inequalities turn round
+(``<=``, ``baseline - min_absolute_change``, ``baseline * (1 - min_relative_change)``). As in
+MLflow, a change bound needs a baseline; the promotion gate, whose baseline is the alias's
+current holder, lets a change bound pass when no version holds the alias yet (and says so).
+
+Text form (``%mlops_evaluate --threshold``): ``f1>=0.9``, ``rmse<=3.5``,
+``f1 >= baseline + 0.01``, ``f1 >= baseline - 0.02`` (a tolerance), ``f1 >= baseline + 5%``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from jupyter_mlops.errors import InvalidInput
+from jupyter_mlops.evaluation.metrics import canonical
+
+ZERO_BASELINE_STEP = 1e-10
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_TEXT = re.compile(
+    rf"^\s*(?P<metric>[A-Za-z_][\w.-]*)\s*(?P<op>>=|<=)\s*(?:(?P<value>{_NUMBER})|baseline\s*"
+    rf"(?:(?P<sign>[+-])\s*(?P<change>{_NUMBER})\s*(?P<pct>%)?)?)\s*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class MetricThreshold:
+    """Bounds one metric must meet (module docstring for the rule).
+
+    Parameters
+    ----------
+    threshold : float, optional
+        The value the metric must reach.
+    min_absolute_change : float, optional
+        How much better than the baseline's value it must be.
+    min_relative_change : float, optional
+        How much better than the baseline, as a share of the baseline's value (0.05 = 5 %).
+    greater_is_better : bool
+        Direction of the metric.
+    """
+
+    threshold: float | None = None
+    min_absolute_change: float | None = None
+    min_relative_change: float | None = None
+    greater_is_better: bool = True
+
+    def __post_init__(self) -> None:
+        for key in ("threshold", "min_absolute_change", "min_relative_change"):
+            value = getattr(self, key)
+            if value is not None and not _is_number(value):
+                raise InvalidInput(f"MetricThreshold({key}={value!r}): give a number or None.")
+        if not isinstance(self.greater_is_better, bool):
+            raise InvalidInput("MetricThreshold(greater_is_better=...) must be True or False.")
+        if self.threshold is None and not self.needs_baseline:
+            raise InvalidInput(
+                "A MetricThreshold needs threshold=, min_absolute_change= or min_relative_change=."
+            )
+
+    @property
+    def needs_baseline(self) -> bool:
+        """Has a bound relative to a baseline."""
+        return self.min_absolute_change is not None or self.min_relative_change is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return asdict(self)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def parse_threshold(text: str) -> tuple[str, MetricThreshold]:
+    """``'f1>=0.9'`` -> ``("f1", MetricThreshold(threshold=0.9))`` (grammar in the docstring)."""
+    match = _TEXT.match(str(text))
+    if not match:
+        raise InvalidInput(
+            f"Cannot read the threshold {text!r}: write METRIC>=VALUE, METRIC<=VALUE or "
+            "METRIC >= baseline + CHANGE (CHANGE may end in %), e.g. 'f1>=0.9'."
+        )
+    greater = match["op"] == ">="
+    metric = canonical(match["metric"])
+    if match["value"] is not None:
+        return metric, MetricThreshold(threshold=float(match["value"]), greater_is_better=greater)
+    change = float(match["change"] or 0.0) * (-1 if match["sign"] == "-" else 1)
+    if match["pct"]:
+        return metric, MetricThreshold(min_relative_change=change / 100, greater_is_better=greater)
+    return metric, MetricThreshold(min_absolute_change=change, greater_is_better=greater)
+
+
+def check_thresholds(
+    thresholds: Mapping[str, MetricThreshold] | None,
+    candidate: Mapping[str, float],
+    baseline: Mapping[str, float] | None,
+    baseline_label: str = "baseline",
+    missing_baseline_passes: bool = False,
+) -> list[dict[str, Any]]:
+    """One result per threshold: ``check, metric, passed, value, threshold, baseline, detail``.
+
+    Raises
+    ------
+    InvalidInput
+        A threshold that is not a :class:`MetricThreshold`, names a metric that was not
+        computed, or needs a baseline when none was given (unless ``missing_baseline_passes``).
+    """
+    results = []
+    for name, bound in (thresholds or {}).items():
+        if not isinstance(bound, MetricThreshold):
+            raise InvalidInput(
+                f"thresholds[{name!r}] must be a MetricThreshold, e.g. "
+                f"MetricThreshold(threshold=0.9), not {type(bound).__name__}."
+            )
+        metric = canonical(name)
+        if metric not in candidate:
+            known = ", ".join(sorted(candidate)) or "none"
+            raise InvalidInput(f"The threshold on {name!r} names no computed metric ({known}).")
+        base = None if baseline is None else baseline.get(metric)
+        if bound.needs_baseline and base is None and not missing_baseline_passes:
+            raise InvalidInput(
+                f"The threshold on {name!r} compares with a baseline: pass baseline= (a model or "
+                "a models:/ URI)."
+            )
+        results.append(_check(metric, bound, candidate[metric], base, baseline_label))
+    return results
+
+
+def _check(
+    metric: str, bound: MetricThreshold, value: float, base: float | None, label: str
+) -> dict[str, Any]:
+    better = (lambda a, b: a >= b) if bound.greater_is_better else (lambda a, b: a <= b)
+    op = ">=" if bound.greater_is_better else "<="
+    parts, passed = [], value == value
+    if bound.threshold is not None:
+        passed = passed and better(value, bound.threshold)
+        parts.append(f"{metric} {op} {bound.threshold:g}")
+    limit = None
+    if bound.needs_baseline and base is not None:
+        limit = _change_limit(bound, base)
+        passed = passed and better(value, limit)
+        parts.append(f"{metric} {op} {label} {base:.4g} -> {limit:.4g}")
+    elif bound.needs_baseline:
+        parts.append(f"no {label} to compare with")
+    text = " and ".join(parts)
+    return {
+        "check": text,
+        "metric": metric,
+        "passed": bool(passed),
+        "value": value,
+        "threshold": bound.threshold if limit is None else limit,
+        "baseline": base,
+        "detail": f"{value:.4g}: {text}",
+    }
+
+
+def _change_limit(bound: MetricThreshold, base: float) -> float:
+    sign = 1.0 if bound.greater_is_better else -1.0
+    limits = []
+    if bound.min_absolute_change is not None:
+        limits.append(base + sign * bound.min_absolute_change)
+    if bound.min_relative_change is not None:
+        if base == 0:
+            limits.append(base + sign * ZERO_BASELINE_STEP)
+        else:
+            limits.append(base * (1 + sign * bound.min_relative_change))
+    return max(limits) if bound.greater_is_better else min(limits)
