@@ -53,6 +53,10 @@ _API = {
         "update_model_version",
     ],
     "jupyter_mlops.registry.gate": ["GateFailed", "ValidationReport", "promote"],
+    "jupyter_mlops.evaluation.core": ["evaluate"],
+    "jupyter_mlops.evaluation.report": ["EvaluationReport"],
+    "jupyter_mlops.evaluation.thresholds": ["MetricThreshold"],
+    "jupyter_mlops.evaluation.production": ["ProductionComparison", "compare_to_production"],
     "jupyter_mlops.serving.deploy": [
         "Deployment",
         "deploy",

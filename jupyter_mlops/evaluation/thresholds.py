@@ -176,3 +176,27 @@ def _change_limit(bound: MetricThreshold, base: float) -> float:
         else:
             limits.append(base * (1 + sign * bound.min_relative_change))
     return max(limits) if bound.greater_is_better else min(limits)
+
+
+def thresholds_from_json(value: Any) -> dict[str, MetricThreshold] | None:
+    """Thresholds from JSON: ``["f1>=0.9", ...]`` or ``{"f1": {"threshold": 0.9, ...}}``."""
+    if value is None or value == [] or value == {}:
+        return None
+    if isinstance(value, str):
+        value = [part for part in (p.strip() for p in value.split(",")) if part]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return dict(parse_threshold(text) for text in value)
+    if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
+        allowed = set(MetricThreshold.__dataclass_fields__)
+        for name, spec in value.items():
+            unknown = set(spec) - allowed
+            if unknown:
+                raise InvalidInput(
+                    f"thresholds[{name!r}] has unknown keys {sorted(unknown)}; use "
+                    f"{sorted(allowed)}."
+                )
+        return {str(name): MetricThreshold(**spec) for name, spec in value.items()}
+    raise InvalidInput(
+        "'thresholds' is a list such as [\"f1>=0.9\"] or an object such as "
+        '{"f1": {"threshold": 0.9}}.'
+    )

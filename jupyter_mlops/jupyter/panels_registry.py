@@ -121,6 +121,18 @@ def lineage_html(version: registry.ModelVersion) -> str:
     )
 
 
+def evaluation_html(version: registry.ModelVersion) -> str:
+    """The latest evaluation report stored with a version (``mlops.evaluate`` on its URI)."""
+    from jupyter_mlops.evaluation.html import report_html
+    from jupyter_mlops.evaluation.record import stored_evaluations
+    from jupyter_mlops.evaluation.report import EvaluationReport
+
+    stored = stored_evaluations(version.name, version.version)
+    if not stored:
+        return note(f"Not evaluated yet: mlops.evaluate('{version.uri}', X_test, y_test).")
+    return report_html(EvaluationReport.from_dict(stored[-1]), with_plots=False)
+
+
 def validations_html(version: registry.ModelVersion) -> str:
     """The validation reports stored with a version, newest first."""
     if not version.validations:
@@ -226,6 +238,8 @@ class ModelsPanel(StaticFallback, widgets.VBox):
             + lineage_html(version)
             + heading("Validation reports")
             + validations_html(version)
+            + heading("Latest evaluation")
+            + evaluation_html(version)
         )
 
     def static_html(self) -> str:
@@ -238,6 +252,8 @@ class ModelsPanel(StaticFallback, widgets.VBox):
             + versions_table(self.name)
             + heading(f"Lineage of v{latest.version}")
             + lineage_html(latest)
+            + heading(f"Latest evaluation of v{latest.version}")
+            + evaluation_html(latest)
             + heading("Alias history")
             + history_html(self.name)
         )

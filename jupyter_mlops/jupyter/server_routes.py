@@ -231,11 +231,29 @@ def _version(version: Any) -> dict[str, Any]:
     data = dataclasses.asdict(version)
     data.pop("input_example", None)  # can be large, and the sidebar never shows it
     data["uri"] = version.uri
+    data["evaluation"] = _latest_evaluation(version)
     return data
 
 
+def _latest_evaluation(version: Any) -> dict[str, Any] | None:
+    """The latest stored evaluation's headline: name, task, rows, metrics, passed, time."""
+    from jupyter_mlops.evaluation.record import stored_evaluations
+
+    stored = stored_evaluations(version.name, version.version)
+    if not stored:
+        return None
+    keys = ("name", "task", "rows", "metrics", "passed", "time", "run_id", "thresholds")
+    return {key: stored[-1].get(key) for key in keys}
+
+
 def promote(name: str, body: dict[str, Any]) -> dict[str, Any]:
-    """``POST models/<name>/aliases``: the gate decides; a refusal raises ``GateFailed`` (409)."""
+    """``POST models/<name>/aliases``: the gate decides; a refusal raises ``GateFailed`` (409).
+
+    The body: ``version``, ``alias``, optional ``checks`` (``["f1>=0.9"]``), ``thresholds``
+    (``["f1 >= baseline + 0.01"]`` or ``{"f1": {"threshold": 0.9}}``), ``force``, ``reason``.
+    Without data the gate compares each version's latest stored evaluation (the metrics of
+    ``mlops.evaluate``), over its run's metrics.
+    """
     from jupyter_mlops.registry import gate
 
     version = body.get("version")
@@ -246,6 +264,8 @@ def promote(name: str, body: dict[str, Any]) -> dict[str, Any]:
         checks = [c for c in (part.strip() for part in checks.split(",")) if c]
     if not isinstance(checks, list) or not all(isinstance(c, str) for c in checks):
         raise InvalidInput("'checks' is a list of strings such as [\"accuracy >= 0.9\"].")
+    from jupyter_mlops.evaluation.thresholds import thresholds_from_json
+
     report = gate.promote(
         name,
         version,
@@ -253,6 +273,7 @@ def promote(name: str, body: dict[str, Any]) -> dict[str, Any]:
         checks,
         force=flag(body.get("force"), "force"),
         reason=text(body, "reason", required=False),
+        thresholds=thresholds_from_json(body.get("thresholds")),
     )
     return {"report": report.to_dict()}
 
