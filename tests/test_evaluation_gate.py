@@ -126,6 +126,20 @@ def test_magic_shows_the_report_panel(wine, monkeypatch):
     assert mlops.get_run(report.run_id).metrics["holdout_f1"] == report.metrics["f1"]
 
 
+def test_promote_magic_takes_thresholds(shell, capsys):
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    mlops.register_model(DecisionTreeClassifier(max_depth=1).fit(X, y), "petals")
+    mlops.register_model(LogisticRegression(max_iter=1000).fit(X, y), "petals")
+    shell.user_ns.update(X=X, y=y)
+    shell.run_line_magic("mlops_promote", "petals/1 prod --data X y")
+    shell.run_line_magic("mlops_promote", "petals/2 prod --threshold 'f1>=baseline+0.1' --data X y")
+    assert "✓ petals v2 promoted to @prod" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="current v2"):
+        shell.run_line_magic("mlops_promote", "petals/1 prod --threshold 'f1>=baseline' --data X y")
+    with pytest.raises(UsageError, match="Cannot read the threshold"):
+        shell.run_line_magic("mlops_promote", "petals/1 prod --threshold 'f1 > 1'")
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [

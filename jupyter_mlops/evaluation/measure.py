@@ -140,9 +140,7 @@ def _classes(model: Any, y: np.ndarray, predicted: np.ndarray | None) -> np.ndar
 
 
 def _check_seen(y: np.ndarray, classes: np.ndarray) -> None:
-    unseen = (
-        np.setdiff1d(np.unique(y), classes) if y.dtype.kind != "O" else _unseen_objects(y, classes)
-    )
+    unseen = _unseen(y, classes)
     if len(unseen):
         shown = ", ".join(repr(_plain(v)) for v in unseen[:MAX_LISTED])
         more = f" and {len(unseen) - MAX_LISTED} more" if len(unseen) > MAX_LISTED else ""
@@ -153,9 +151,11 @@ def _check_seen(y: np.ndarray, classes: np.ndarray) -> None:
         )
 
 
-def _unseen_objects(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
+def _unseen(y: np.ndarray, classes: np.ndarray) -> list[Any]:
+    if y.dtype.kind in "biuf" and classes.dtype.kind in "biuf":
+        return np.setdiff1d(np.unique(y), classes).tolist()
     known = set(classes.tolist())
-    return np.asarray(sorted({v for v in y.tolist() if v not in known}, key=repr), dtype=object)
+    return sorted({v for v in y.tolist() if v not in known}, key=repr)
 
 
 def _plain(value: Any) -> Any:

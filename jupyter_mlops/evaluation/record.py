@@ -27,6 +27,7 @@ def log_report(report: Any, model_run_id: str | None) -> str:
     metrics = {f"{report.name}_{key}": value for key, value in report.metrics.items()}
     active = fluent.active_run()
     if active is not None:
+        report.run_id = active.id
         fluent.log_metrics(metrics)
         artifacts.log_dict(report.to_dict(), f"evaluation/{report.name}.json")
         return active.id

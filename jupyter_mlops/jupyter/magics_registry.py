@@ -94,6 +94,12 @@ class RegistryMagics(Magics):
         help="'METRIC OP VALUE', e.g. 'accuracy>=0.9' or 'f1>=current-0.01'; repeatable.",
     )
     @magic_arguments.argument(
+        "--threshold",
+        action="append",
+        metavar="THRESHOLD",
+        help="A MetricThreshold against the current holder: 'f1 >= baseline + 0.01'; repeatable.",
+    )
+    @magic_arguments.argument(
         "--data", nargs=2, metavar=("X_VAR", "Y_VAR"), help="Evaluation data variables."
     )
     @magic_arguments.argument("--force", action="store_true", help="Move it even if checks fail.")
@@ -105,9 +111,12 @@ class RegistryMagics(Magics):
         """Evaluate a version (and the alias's current holder), then move the alias if all pass.
 
         Checks are thresholds (``accuracy>=0.9``) or comparisons with the version holding the
-        alias now (``accuracy>=current-0.01``: not worse by more than 0.01). With ``--data`` the
-        metrics are computed on that data; without it, the metrics recorded with each version's
-        run are compared. The report is stored with the version either way.
+        alias now (``accuracy>=current-0.01``: not worse by more than 0.01); ``--threshold``
+        takes ``mlops.MetricThreshold`` bounds in text (``f1 >= baseline + 0.01``, the baseline
+        being the current holder). With ``--data`` the metrics are the evaluation module's on
+        that data (the same ``f1`` autolog logs as ``training_f1_score``); without it, each
+        version's latest stored evaluation, over its run's metrics, is compared. The report is
+        stored with the version either way.
 
         Examples
         --------
@@ -115,7 +124,9 @@ class RegistryMagics(Magics):
 
         In [2]: %mlops_promote churn/3 production --check 'f1>=current-0.01' --data X_test y_test
 
-        In [3]: %mlops_promote churn/2 production --force --reason "rollback after incident 12"
+        In [3]: %mlops_promote churn/3 production --threshold 'f1>=baseline+0.01' --data X y
+
+        In [4]: %mlops_promote churn/2 production --force --reason "rollback after incident 12"
         """
         from jupyter_mlops.registry import gate
 
@@ -131,6 +142,8 @@ class RegistryMagics(Magics):
                 variable(self.shell, args.data[0], "X"),
                 variable(self.shell, args.data[1], "y"),
             )
+        from jupyter_mlops.evaluation.thresholds import thresholds_from_json
+
         report = call(
             gate.promote,
             name,
@@ -140,6 +153,7 @@ class RegistryMagics(Magics):
             data=data,
             force=args.force,
             reason=args.reason,
+            thresholds=call(thresholds_from_json, args.threshold),
         )
         verb = "forced to" if report.forced else "promoted to"
         print(f"✓ {name} v{report.version} {verb} @{args.alias}")
