@@ -232,7 +232,17 @@ def _version(version: Any) -> dict[str, Any]:
     data.pop("input_example", None)  # can be large, and the sidebar never shows it
     data["uri"] = version.uri
     data["evaluation"] = _latest_evaluation(version)
+    # what the gate compares without data (the sidebar's promote has none): the version's latest
+    # stored evaluation over its run's metrics, the evaluation module's definitions
+    data["gate_metrics"] = gate_metrics(version)
     return data
+
+
+def gate_metrics(version: Any) -> dict[str, float]:
+    """The metrics ``promote`` checks for ``version`` when it is given no data."""
+    from jupyter_mlops.registry.gate import recorded_metrics
+
+    return recorded_metrics(version)
 
 
 def _latest_evaluation(version: Any) -> dict[str, Any] | None:

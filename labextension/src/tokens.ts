@@ -201,6 +201,17 @@ export interface IModelVersion {
   lineage: Record<string, any>;
   validations: IValidationReport[];
   uri: string;
+  /** What the gate compares without data: the latest stored evaluation over the run's metrics. */
+  gate_metrics?: Record<string, number>;
+  /** The latest stored evaluation's headline (`mlops.evaluate` on the version's URI). */
+  evaluation?: {
+    name: string;
+    task: string;
+    rows: number;
+    metrics: Record<string, number>;
+    passed: boolean;
+    time: number;
+  } | null;
 }
 
 /** One move of an alias. */

@@ -273,10 +273,9 @@ class PromoteForm {
     const version = this._detail?.versions.find(
       v => String(v.version) === this._version.value
     );
-    const metrics = (version?.lineage?.metrics ?? {}) as Record<
-      string,
-      number | null
-    >;
+    const metrics = (version?.gate_metrics ??
+      version?.lineage?.metrics ??
+      {}) as Record<string, number | null>;
     const keys = Object.keys(metrics)
       .filter(k => metrics[k] !== null)
       .sort();
