@@ -18,6 +18,8 @@ from sklearn import metrics as skm
 from sklearn.datasets import load_iris, load_wine
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 import jupyter_mlops as mlops
@@ -108,7 +110,7 @@ def test_magic_shows_the_report_panel(wine, monkeypatch):
     displayed = []
     monkeypatch.setattr("IPython.display.display", lambda obj, **k: displayed.append(obj))
     X, y = load_wine(return_X_y=True, as_frame=True)
-    wine.user_ns["model"] = LogisticRegression(max_iter=3000).fit(X, y)
+    wine.user_ns["model"] = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
     wine.user_ns["stump"] = DecisionTreeClassifier(max_depth=1).fit(X, y)
     wine.run_line_magic(
         "mlops_evaluate",
@@ -153,7 +155,7 @@ def test_promote_magic_takes_thresholds(shell, capsys):
     ],
 )
 def test_magic_mistakes_are_one_line(wine, line, message):
-    wine.user_ns["model"] = LogisticRegression(max_iter=3000).fit(
+    wine.user_ns["model"] = make_pipeline(StandardScaler(), LogisticRegression()).fit(
         wine.user_ns["X_train"], wine.user_ns["y_train"]
     )
     with pytest.raises(UsageError, match=message):

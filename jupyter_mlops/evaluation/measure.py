@@ -82,14 +82,25 @@ def infer_task(model: Any, y: np.ndarray) -> str:
 
 
 def _is_classifier(model: Any, y: np.ndarray) -> bool:
-    from sklearn.base import is_classifier, is_regressor
-
-    if is_classifier(model) or hasattr(model, "classes_"):
+    if hasattr(model, "classes_"):
         return True
-    if is_regressor(model):
-        return False
+    kind = _sklearn_kind(model)
+    if kind is not None:
+        return kind == "classifier"
     kind = y.dtype.kind
     return kind in "bOUS" or (hasattr(model, "predict_proba") and kind in "iu")
+
+
+def _sklearn_kind(model: Any) -> str | None:
+    """``classifier``/``regressor`` for scikit-learn estimators, else ``None``."""
+    from sklearn.base import is_classifier, is_regressor
+
+    try:  # scikit-learn >= 1.6 raises on objects that are not estimators
+        return (
+            "classifier" if is_classifier(model) else "regressor" if is_regressor(model) else None
+        )
+    except (AttributeError, TypeError):
+        return None
 
 
 def labels_of(model: Any, X: Any, y: np.ndarray, task: str, sample_weight: Any = None) -> _m.Labels:

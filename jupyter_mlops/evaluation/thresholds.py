@@ -8,7 +8,8 @@ For a metric where greater is better, the candidate's value ``v`` passes when
   of exactly 0, ``v >= baseline + 1e-10``),
 
 and every part that is set must hold; where smaller is better the inequalities turn round
-(``<=``, ``baseline - min_absolute_change``, ``baseline * (1 - min_relative_change)``). As in
+(``<=``, ``baseline - min_absolute_change``, ``baseline * (1 - min_relative_change)``). A value
+equal to its bound up to float rounding (1e-12) meets it, as the decimal arithmetic would. As in
 MLflow, a change bound needs a baseline; the promotion gate, whose baseline is the alias's
 current holder, lets a change bound pass when no version holds the alias yet (and says so).
 
@@ -28,6 +29,7 @@ from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.evaluation.metrics import canonical
 
 ZERO_BASELINE_STEP = 1e-10
+TIE = 1e-12  # 0.8 + 0.05 is 0.8500000000000001: a value of 0.85 meets it
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _TEXT = re.compile(
     rf"^\s*(?P<metric>[A-Za-z_][\w.-]*)\s*(?P<op>>=|<=)\s*(?:(?P<value>{_NUMBER})|baseline\s*"
@@ -140,7 +142,11 @@ def check_thresholds(
 def _check(
     metric: str, bound: MetricThreshold, value: float, base: float | None, label: str
 ) -> dict[str, Any]:
-    better = (lambda a, b: a >= b) if bound.greater_is_better else (lambda a, b: a <= b)
+    sign = 1.0 if bound.greater_is_better else -1.0
+
+    def better(a: float, b: float) -> bool:  # a tie up to float rounding meets the bound
+        return sign * (a - b) >= 0 or math.isclose(a, b, rel_tol=TIE, abs_tol=TIE)
+
     op = ">=" if bound.greater_is_better else "<="
     parts, passed = [], value == value
     if bound.threshold is not None:
