@@ -140,6 +140,13 @@ def test_promote_magic_takes_thresholds(shell, capsys):
         shell.run_line_magic("mlops_promote", "petals/1 prod --threshold 'f1>=baseline' --data X y")
     with pytest.raises(UsageError, match="Cannot read the threshold"):
         shell.run_line_magic("mlops_promote", "petals/1 prod --threshold 'f1 > 1'")
+    panel = ModelsPanel("petals", user_ns=shell.user_ns)
+    panel._version.value, panel._alias.value = 1, "prod"
+    panel._x_var.value, panel._y_var.value = "X", "y"
+    panel._thresholds.value = "f1 >= baseline; accuracy >= 0.5"
+    assert panel.promote() is None and "current v2" in panel._message.value
+    panel._thresholds.value = "f1 > 1"
+    assert panel.promote() is None and "Cannot read the threshold" in panel._message.value
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,8 @@ of ``y`` and the predictions.
 Averaging
 ---------
 ``precision``, ``recall``, ``f1``: the positive class's binary score for a binary target,
-``average="macro"`` (the unweighted mean over classes) for a multiclass one.
+``average="macro"`` (the unweighted mean over the classes present in ``y`` or the predictions,
+scikit-learn's default) for a multiclass one.
 ``roc_auc``: of the positive class's probability for binary; one-vs-rest, macro, for
 multiclass. ``pr_auc``: average precision (``average_precision_score``) of the positive class;
 macro over one-vs-rest for multiclass. ``brier``: the positive class's for binary, the
@@ -132,8 +133,8 @@ def _averaged(fn: str) -> Callable[[Labels], float]:
     def compute(labels: Labels) -> float:
         if labels.classes is not None and len(labels.classes) == 2:
             kw = {"average": "binary", "pos_label": labels.positive}
-        else:
-            kw = {"average": "macro", "labels": labels.classes}
+        else:  # scikit-learn's default labels: the classes present in y or the predictions
+            kw = {"average": "macro"}
         return sklearn_metric(fn)(
             labels.y, labels.predicted, zero_division=0, **kw, **_weights(labels)
         )

@@ -13,6 +13,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from jupyter_mlops.errors import MlopsError
+from jupyter_mlops.evaluation.thresholds import thresholds_from_json
 from jupyter_mlops.jupyter.panels import (
     CSS,
     StaticFallback,
@@ -119,6 +120,11 @@ def lineage_html(version: registry.ModelVersion) -> str:
     return LINEAGE_CSS + table.replace(
         'class="jp-mlops-table"', 'class="jp-mlops-table jp-mlops-wrap"', 1
     )
+
+
+def _items(text: str) -> list[str]:
+    """``"a>=1; b>=2"`` or ``"a>=1, b>=2"`` -> ``["a>=1", "b>=2"]``."""
+    return [c.strip() for c in text.replace(";", ",").split(",") if c.strip()]
 
 
 def evaluation_html(version: registry.ModelVersion) -> str:
@@ -264,6 +270,9 @@ class ModelsPanel(StaticFallback, widgets.VBox):
         self._checks = widgets.Text(
             description="Checks", placeholder="accuracy>=0.9; f1>=current-0.01"
         )
+        self._thresholds = widgets.Text(
+            description="Thresholds", placeholder="f1 >= baseline + 0.01; roc_auc >= 0.8"
+        )
         self._x_var = widgets.Text(description="X var", placeholder="X_test (optional)")
         self._y_var = widgets.Text(description="y var", placeholder="y_test (optional)")
         self._force = widgets.Checkbox(description="force", indent=False, layout={"width": "6em"})
@@ -274,6 +283,7 @@ class ModelsPanel(StaticFallback, widgets.VBox):
             [
                 widgets.HTML(heading("Promote through the validation gate")),
                 widgets.HBox([self._alias, self._checks]),
+                widgets.HBox([self._thresholds]),
                 widgets.HBox([self._x_var, self._y_var]),
                 widgets.HBox([self._force, self._reason, button]),
             ]
@@ -288,12 +298,11 @@ class ModelsPanel(StaticFallback, widgets.VBox):
                 self.name,
                 self._version.value,
                 self._alias.value.strip(),
-                checks=[
-                    c.strip() for c in self._checks.value.replace(";", ",").split(",") if c.strip()
-                ],
+                checks=_items(self._checks.value),
                 data=self._data(),
                 force=self._force.value,
                 reason=self._reason.value or None,
+                thresholds=thresholds_from_json(_items(self._thresholds.value)),
             )
         except MlopsError as e:
             self._message.value = error_line(e)
