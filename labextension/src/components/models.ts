@@ -5,6 +5,7 @@
 import { MlopsModel } from '../model';
 import { IModelDetail, IModelVersion, IRegisteredModel } from '../tokens';
 import { promoteWithDialog } from './dialogs';
+import { evaluationSummary } from './evaluation';
 import { element, formatAgo, formatNumber, formatTime, message } from './dom';
 
 export class ModelsSection {
@@ -136,7 +137,13 @@ function aliasChips(aliases: Record<string, number>): HTMLElement {
 function versionsTable(versions: IModelVersion[]): HTMLElement {
   const table = element('table', 'jp-mlops-grid jp-mlops-versions');
   const head = element('tr');
-  for (const title of ['version', 'aliases', 'registered', 'last gate']) {
+  for (const title of [
+    'version',
+    'aliases',
+    'registered',
+    'evaluation',
+    'last gate'
+  ]) {
     head.appendChild(element('th', '', title));
   }
   table.appendChild(element('thead')).appendChild(head);
@@ -171,7 +178,10 @@ function versionsTable(versions: IModelVersion[]): HTMLElement {
     }
     const when = element('td', '', formatAgo(v.creation_time));
     when.title = formatTime(v.creation_time);
-    row.append(name, aliases, when, gate);
+    const shown = evaluationSummary(v);
+    const evaluated = element('td', shown.className, shown.text);
+    evaluated.title = shown.title;
+    row.append(name, aliases, when, evaluated, gate);
     body.appendChild(row);
   }
   return table;
