@@ -366,3 +366,19 @@ def test_inside_an_active_run_the_metrics_go_to_that_run(store_dir, binary):
         report = mlops.evaluate(model, X, y, name="holdout")
     assert report.run_id == run.id
     assert mlops.get_run(run.id).metrics["holdout_accuracy"] == report.metrics["accuracy"]
+
+
+def test_arrays_and_models_without_probabilities(binary, regression):
+    model, X_train, X, y_train, y = binary
+    from sklearn.svm import LinearSVC
+
+    svc = make_pipeline(StandardScaler(), LinearSVC()).fit(X_train.to_numpy(), y_train)
+    report = mlops.evaluate(svc, X.to_numpy(), y.to_numpy(), slices=[0], log=False)
+    assert "roc_auc" not in report.metrics and "f1" in report.metrics  # no predict_proba
+    assert set(report.plot()) == {"confusion_matrix"}  # no curves, no feature names
+    assert set(report.slices["column"]) == {"0"} and len(report.slices) == 4
+    reg = mlops.evaluate(*regression, slices=["sex"], log=False)
+    assert list(reg.slices["metric"].unique()) == ["rmse"] and len(reg.slices) == 2
+    worst = reg.slices.iloc[0]
+    rows = (regression[1]["sex"] == regression[1]["sex"].unique()[0]).to_numpy()
+    assert worst["rows"] in (rows.sum(), (~rows).sum()) and worst["shortfall"] >= 0

@@ -71,6 +71,18 @@ def test_check_f1_measures_the_f1_the_run_logged(wine, target):
         mlops.promote("wine", 1, "prod2", checks=[f"f1>{logged}"], data=(X, y))
 
 
+def test_an_autologged_model_is_checked_against_its_runs_training_metrics(wine):
+    run = _fit(wine, "autologged", 0.01)
+    model, X, y = wine.user_ns["model"], wine.user_ns["X_test"], wine.user_ns["y_test"]
+    report = mlops.evaluate(model, X, y)
+    assert report.model == f"runs:/{run.id}/model"
+    rows = {r["metric"]: r for r in report.fit["metrics"]}
+    assert rows["f1"]["train"] == run.metrics["training_f1_score"]
+    assert rows["f1"]["test"] == report.metrics["f1"] and report.fit["verdict"] != "unknown"
+    evaluation_run = mlops.get_run(report.run_id)
+    assert evaluation_run.tags["mlops.evaluation.model_run_id"] == run.id
+
+
 def test_promote_thresholds_compare_with_the_alias_holder(store_dir):
     X, y = load_iris(return_X_y=True, as_frame=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0, stratify=y)
