@@ -67,13 +67,13 @@ class ProductionComparison:
 
 
 def compare_to_production(
-    X_test: Any, deployment: str, window: str = "7d", drift_share: float = 0.5
+    X: Any, deployment: str, window: str = "7d", drift_share: float = 0.5
 ) -> ProductionComparison:
-    """Drift of ``X_test`` against what ``deployment`` was asked to predict in ``window``.
+    """Drift of the test set ``X`` against what ``deployment`` was asked to predict in ``window``.
 
     Parameters
     ----------
-    X_test : pandas.DataFrame
+    X : pandas.DataFrame
         The test set's features.
     deployment : str
         A deployment's name (``deploy(..., name=...)``); its prediction log is read.
@@ -89,7 +89,7 @@ def compare_to_production(
     Raises
     ------
     InvalidInput
-        ``X_test`` not a table, an unknown deployment, or no traffic in the window.
+        ``X`` not a table, an unknown deployment, or no traffic in the window.
     """
     from jupyter_mlops.monitoring.drift import detect_drift
     from jupyter_mlops.monitoring.labels import (
@@ -107,7 +107,7 @@ def compare_to_production(
             f"Deployment {deployment!r} logged no predictions in the last {window}: nothing to "
             "compare the test set with (try a longer window=)."
         )
-    test = _frame(X_test)
+    test = _frame(X)
     live = align_inputs(log.inputs, test)
     test = _matching_names(test, live)
     columns = [c for c in test.columns if c in live.columns] or list(test.columns)
@@ -121,7 +121,7 @@ def _frame(X: Any) -> pd.DataFrame:
     try:
         return pd.DataFrame(X)
     except (TypeError, ValueError) as e:
-        raise InvalidInput(f"X_test must be a table of features (a DataFrame): {e}") from e
+        raise InvalidInput(f"The test set must be a table of features (a DataFrame): {e}") from e
 
 
 def _matching_names(test: pd.DataFrame, live: pd.DataFrame) -> pd.DataFrame:
