@@ -147,28 +147,36 @@ def _check(
     def better(a: float, b: float) -> bool:  # a tie up to float rounding meets the bound
         return sign * (a - b) >= 0 or math.isclose(a, b, rel_tol=TIE, abs_tol=TIE)
 
-    op = ">=" if bound.greater_is_better else "<="
-    parts, passed = [], value == value
+    passed, limits = value == value, []
     if bound.threshold is not None:
         passed = passed and better(value, bound.threshold)
-        parts.append(f"{metric} {op} {bound.threshold:g}")
+        limits.append(f"{bound.threshold:.4g}")
     limit = None
     if bound.needs_baseline and base is not None:
         limit = _change_limit(bound, base)
         passed = passed and better(value, limit)
-        parts.append(f"{metric} {op} {label} {base:.4g} -> {limit:.4g}")
-    elif bound.needs_baseline:
-        parts.append(f"no {label} to compare with")
-    text = " and ".join(parts)
+        limits.append(f"{limit:.4g} ({label} {base:.4g})")
+    missing = f"; no {label} to compare with" if bound.needs_baseline and base is None else ""
     return {
-        "check": text,
+        "check": describe(metric, bound, label),
         "metric": metric,
         "passed": bool(passed),
         "value": value,
         "threshold": bound.threshold if limit is None else limit,
         "baseline": base,
-        "detail": f"{value:.4g}: {text}",
+        "detail": f"{value:.4g}" + (" vs " + " and ".join(limits) if limits else "") + missing,
     }
+
+
+def describe(metric: str, bound: MetricThreshold, label: str = "baseline") -> str:
+    """The bound in words: ``f1 >= 0.9 and f1 >= baseline + 0.01``."""
+    op, sign = (">=", "+") if bound.greater_is_better else ("<=", "-")
+    parts = [] if bound.threshold is None else [f"{metric} {op} {bound.threshold:g}"]
+    if bound.min_absolute_change is not None:
+        parts.append(f"{metric} {op} {label} {sign} {bound.min_absolute_change:g}")
+    if bound.min_relative_change is not None:
+        parts.append(f"{metric} {op} {label} × (1 {sign} {bound.min_relative_change:g})")
+    return " and ".join(parts)
 
 
 def _change_limit(bound: MetricThreshold, base: float) -> float:
