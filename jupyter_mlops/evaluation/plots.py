@@ -126,6 +126,7 @@ def error_by_feature(data: list[dict[str, Any]]) -> Any:
         ax.set_xticks(positions, feature["slices"], rotation=45, ha="right", fontsize=7)
         ax.set_title(feature["column"], fontsize=9)
         ax.grid(axis="y", color="#e0e0e0", lw=0.5)
+        ax.set_axisbelow(True)
     axes[0].set_ylabel(data[0]["what"])
     return fig
 
