@@ -84,6 +84,8 @@ def test_binary_metrics_equal_sklearn(binary):
     for name, value in expected.items():
         assert report.metrics[name] == pytest.approx(value, rel=1e-12, abs=1e-15), name
     assert report.metrics["f1"] != skm.f1_score(y, pred, average="weighted")  # not the old gate's
+    assert report.definitions["f1"] == "positive class"
+    assert report.definitions["pr_auc"] == "average precision: positive class"
 
 
 def test_multiclass_metrics_equal_sklearn(multiclass):
@@ -109,8 +111,8 @@ def test_multiclass_metrics_equal_sklearn(multiclass):
     assert set(report.metrics) == set(expected)
     for name, value in expected.items():
         assert report.metrics[name] == pytest.approx(value, rel=1e-12, abs=1e-15), name
-    assert report.definitions["f1"] == table.METRICS["f1"].averaging
-    assert "macro" in report.definitions["f1"] and "positive class" in report.definitions["f1"]
+    assert "macro" in table.METRICS["f1"].averaging and "positive" in table.METRICS["f1"].averaging
+    assert report.definitions["f1"] == "macro over classes"  # the multiclass half
 
 
 def test_regression_metrics_equal_sklearn(regression):

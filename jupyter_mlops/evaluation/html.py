@@ -10,6 +10,7 @@ import html
 from typing import Any
 
 SHOWN_SLICES = 10
+WIDE = ("error_by_feature",)  # one chart per feature: the full width
 _STYLE = (
     "<style>.jp-mlops-eval{border-collapse:collapse;font-family:var(--jp-ui-font-family,"
     "sans-serif);font-size:var(--jp-ui-font-size1,13px);color:var(--jp-ui-font-color1,#222)}"
@@ -19,7 +20,10 @@ _STYLE = (
     ".jp-mlops-eval .fail{color:var(--jp-error-color1,#c62828);font-weight:600}"
     ".jp-mlops-eval .ok{color:var(--jp-success-color1,#2e7d32)}"
     ".jp-mlops-eval-plots{display:flex;flex-wrap:wrap;gap:8px}"
-    ".jp-mlops-eval-plots>div{flex:1 1 300px;max-width:480px}</style>"
+    ".jp-mlops-eval-plots>div{flex:1 1 300px;max-width:480px}"
+    ".jp-mlops-eval-plots>div.jp-mlops-eval-wide{flex-basis:100%;max-width:1100px}"
+    ".jp-mlops-eval-section{font-family:var(--jp-ui-font-family,sans-serif);"
+    "color:var(--jp-ui-font-color1,#222);font-weight:600;margin:10px 0 4px}</style>"
 )
 
 
@@ -63,30 +67,30 @@ def metrics_html(report: Any) -> str:
 def thresholds_html(report: Any) -> str:
     """One line per threshold with ✓ or ✗."""
     if not report.thresholds:
-        return "<p>No thresholds.</p>"
-    rows = [[_mark(r["passed"]), esc(r["check"]), _num(r["value"])] for r in report.thresholds]
-    return table(["", "threshold", "value"], rows)
+        return "<p class='jp-mlops-eval'>No thresholds.</p>"
+    rows = [[_mark(r["passed"]), esc(r["check"]), esc(r["detail"])] for r in report.thresholds]
+    return table(["", "threshold", "value against the bound"], rows)
 
 
 def fit_html(report: Any) -> str:
     """The fit verdict, training against test, and the learning-curve flags."""
     fit = report.fit or {}
     if not fit:
-        return "<p>No fit check.</p>"
+        return "<p class='jp-mlops-eval'>No fit check.</p>"
     rows = [[esc(r["metric"]), _num(r["train"]), _num(r["test"]), _num(r["gap"])]
             for r in fit.get("metrics", [])]  # fmt: skip
     curves = "".join(f"<li>{esc(c['message'])}</li>" for c in fit.get("curves", []))
     return (
-        f"<p><b>{esc(fit['verdict'])}</b>: {esc(fit['reason'])}</p>"
+        f"<p class='jp-mlops-eval'><b>{esc(fit['verdict'])}</b>: {esc(fit['reason'])}</p>"
         + (table(["metric", "training", "test", "gap"], rows) if rows else "")
-        + (f"<p>Learning curves:</p><ul>{curves}</ul>" if curves else "")
+        + (f"<p class='jp-mlops-eval'>Learning curves:</p><ul>{curves}</ul>" if curves else "")
     )
 
 
 def slices_html(report: Any) -> str:
     """The worst slices first; flagged ones marked."""
     if report.slices.empty:
-        return "<p>No slices (pass slices=[column, ...]).</p>"
+        return "<p class='jp-mlops-eval'>No slices (pass slices=[column, ...]).</p>"
     rows = []
     for row in report.slices.head(SHOWN_SLICES).to_dict("records"):
         flag = "<span class='fail'>⚠ flagged</span>" if row["flagged"] else ""
@@ -95,7 +99,8 @@ def slices_html(report: Any) -> str:
     metric = report.slices["metric"].iloc[0]
     head = ["column", "slice", "rows", metric, "shortfall", ""]
     more = len(report.slices) - SHOWN_SLICES
-    return table(head, rows) + (f"<p>… {more} more slices in report.slices</p>" if more > 0 else "")
+    tail = f"<p class='jp-mlops-eval'>… {more} more slices in report.slices</p>"
+    return table(head, rows) + (tail if more > 0 else "")
 
 
 def production_html(report: Any) -> str:
@@ -105,7 +110,8 @@ def production_html(report: Any) -> str:
         return ""
     cls = "ok" if prod["representative"] else "fail"
     return (
-        f"<p><b>Test set against {esc(prod['deployment'])} (last {esc(prod['window'])})</b>: "
+        f"<p class='jp-mlops-eval'><b>Test set against {esc(prod['deployment'])} "
+        f"(last {esc(prod['window'])})</b>: "
         f"<span class='{cls}'>{esc(prod['verdict'])}</span></p>"
     )
 
@@ -115,7 +121,8 @@ def plots_html(svgs: dict[str, str]) -> str:
     from jupyter_mlops.evaluation.plots import TITLES
 
     cells = "".join(
-        f"<div><div><b>{esc(TITLES.get(name, name))}</b></div>{svg}</div>"
+        f"<div{' class=jp-mlops-eval-wide' if name in WIDE else ''}>"
+        f"<div class='jp-mlops-eval-section'>{esc(TITLES.get(name, name))}</div>{svg}</div>"
         for name, svg in svgs.items()
     )
     return f"<div class='jp-mlops-eval-plots'>{cells}</div>"
@@ -141,8 +148,9 @@ def report_html(report: Any, with_plots: bool = True) -> str:
     from jupyter_mlops.evaluation.plots import svgs
 
     parts = [_STYLE, title_html(report), metrics_html(report), production_html(report)]
-    parts += ["<p><b>Thresholds</b></p>", thresholds_html(report), "<p><b>Fit</b></p>",
-              fit_html(report), "<p><b>Slices</b></p>", slices_html(report)]  # fmt: skip
+    for title, section in (("Thresholds", thresholds_html), ("Fit", fit_html),
+                           ("Slices", slices_html)):  # fmt: skip
+        parts += [f"<div class='jp-mlops-eval-section'>{title}</div>", section(report)]
     if with_plots and report.plot_data:
         parts.append(plots_html(svgs(report.plot_data)))
     return "".join(parts)

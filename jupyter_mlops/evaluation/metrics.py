@@ -36,6 +36,7 @@ metrics for a model without ``predict_proba``) is left out, never reported as 0.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ import numpy as np
 from jupyter_mlops.errors import InvalidInput
 
 TASKS = ("binary", "multiclass", "regression")
+_PER_TASK = re.compile(
+    r"^(?P<pre>.*?: )?(?P<binary>.+?) \(binary\), (?P<multiclass>.+?) \(multiclass\)$"
+)
 CALIBRATION_BINS = 10
 
 
@@ -114,6 +118,13 @@ class Metric:
     mlflow_name: str = ""
     autolog: bool = False
     aliases: tuple[str, ...] = ()
+
+    def definition(self, task: str) -> str:
+        """``averaging`` for one task: ``"A (binary), B (multiclass)"`` gives A or B."""
+        found = _PER_TASK.match(self.averaging)
+        if not found or task not in ("binary", "multiclass"):
+            return self.averaging
+        return (found["pre"] or "") + found["binary" if task == "binary" else "multiclass"]
 
 
 def sklearn_metric(name: str) -> Callable[..., Any]:

@@ -79,7 +79,9 @@ class EvaluationReport:
     @property
     def definitions(self) -> dict[str, str]:
         """How each reported metric is computed (its averaging), from the metric table."""
-        return {name: METRICS[name].averaging for name in self.metrics if name in METRICS}
+        return {
+            name: METRICS[name].definition(self.task) for name in self.metrics if name in METRICS
+        }
 
     def summary(self) -> str:
         """One line: the task, rows, the first metrics and the verdict on the thresholds."""
