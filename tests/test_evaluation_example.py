@@ -18,6 +18,7 @@ def test_evaluate_example(store_dir, tmp_path):
     text = text_of(nb)
     assert "passed: True" in text and "f1 equals the report's: True" in text
     assert "the test set does not look like production" in text and "worst area" in text
+    assert "deployment stopped" in text
     (panel,) = [o for o in outputs(nb, WIDGET) if "EvaluationPanel" in o["data"]["text/plain"]]
     static = panel["data"]["text/html"]
     assert "Evaluation" in static and "<svg" in static and "clinic" in static
