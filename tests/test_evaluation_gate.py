@@ -81,6 +81,17 @@ def test_an_autologged_model_is_checked_against_its_runs_training_metrics(wine):
     assert rows["f1"]["test"] == report.metrics["f1"] and report.fit["verdict"] != "unknown"
     evaluation_run = mlops.get_run(report.run_id)
     assert evaluation_run.tags["mlops.evaluation.model_run_id"] == run.id
+    # a second model of the same run reads its own training metrics (model-2.training_*)
+    cell = "%%mlops_track\nfirst = LogisticRegression(C=0.01, max_iter=2000).fit(X_train, y_train)"
+    cell += "\nsecond = Tree(max_depth=2, random_state=0).fit(X_train, y_train)"
+    wine.user_ns["Tree"] = DecisionTreeClassifier
+    assert wine.run_cell(cell).success
+    two = next(r for r in runs() if "model-2.training_f1_score" in r.metrics)
+    second = mlops.evaluate(wine.user_ns["second"], X, y, log=False)
+    assert second.model == f"runs:/{two.id}/model-2"
+    rows = {r["metric"]: r for r in second.fit["metrics"]}
+    assert rows["f1"]["train"] == two.metrics["model-2.training_f1_score"]
+    assert rows["f1"]["train"] != two.metrics["training_f1_score"]
 
 
 def test_promote_thresholds_compare_with_the_alias_holder(store_dir):

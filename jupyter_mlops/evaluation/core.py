@@ -36,6 +36,7 @@ class Source:
     run_id: str | None = None
     name: str | None = None  # registered model name and version, when it is one
     version: int | None = None
+    path: str = "model"  # the model's artifact path in its run (autolog: model, model-2, ...)
 
 
 def evaluate(
@@ -130,8 +131,10 @@ def resolve(model_or_uri: Any, what: str) -> Source:
     from jupyter_mlops.tracking.models import logged_uri_of, parse_runs_uri
 
     uri = logged_uri_of(model_or_uri)
-    run_id = parse_runs_uri(uri)[0] if uri else None
-    return Source(model_or_uri, uri or type(model_or_uri).__name__, run_id)
+    if uri is None:
+        return Source(model_or_uri, type(model_or_uri).__name__)
+    run_id, path = parse_runs_uri(uri)
+    return Source(model_or_uri, uri, run_id, path=path)
 
 
 def _from_uri(uri: str) -> Source:
@@ -142,9 +145,12 @@ def _from_uri(uri: str) -> Source:
 
         version = resolve_model_uri(uri)
         model = load_model(version.uri)
-        return Source(model, uri, version.run_id, version.name, version.version)
+        source = str(version.source or "")
+        path = parse_runs_uri(source)[1] if source.startswith("runs:/") else "model"
+        return Source(model, uri, version.run_id, version.name, version.version, path)
     if uri.startswith("runs:/"):
-        return Source(load_model(uri), uri, parse_runs_uri(uri)[0])
+        run_id, path = parse_runs_uri(uri)
+        return Source(load_model(uri), uri, run_id, path=path)
     raise InvalidInput(
         f"Cannot evaluate {uri!r}: give a model object or a URI models:/<name>/<version>, "
         "models:/<name>@<alias> or runs:/<run_id>/<path>."
@@ -167,7 +173,7 @@ def _fit_section(
             raise InvalidInput("training= is a pair (X_train, y_train).")
         train = measure(source.model, training[0], training[1], measured.task).metrics
     else:
-        train = _fit.training_metrics_of_run(run, measured.task)
+        train = _fit.training_metrics_of_run(run, measured.task, source.path)
     return _fit.fit_check(measured.task, train, measured.metrics, measured.labels.y, run)
 
 

@@ -36,14 +36,21 @@ MIN_R2 = 0.1
 PRIMARY = {"binary": "f1", "multiclass": "f1", "regression": "rmse"}
 
 
-def training_metrics_of_run(run: Mapping[str, Any] | None, task: str) -> dict[str, float]:
-    """``{metric: value}`` from a run's ``training_<mlflow name>`` metrics (autolog's)."""
+def training_metrics_of_run(
+    run: Mapping[str, Any] | None, task: str, path: str = "model"
+) -> dict[str, float]:
+    """``{metric: value}`` from a run's ``training_<mlflow name>`` metrics (autolog's).
+
+    The model at artifact ``path`` ``model-2`` reads ``model-2.training_<name>``, as autolog
+    names the metrics of a run's second model.
+    """
     if not run:
         return {}
     logged = run.get("metrics") or {}
+    prefix = "" if path == "model" else f"{path}."
     out = {}
     for metric in metrics_for(task):
-        entry = logged.get(f"training_{metric.mlflow_name}")
+        entry = logged.get(f"{prefix}training_{metric.mlflow_name}")
         value = entry.get("last") if isinstance(entry, Mapping) else entry
         if isinstance(value, (int, float)) and value == value:
             out[metric.name] = float(value)
