@@ -20,6 +20,7 @@ from sklearn.tree import DecisionTreeClassifier
 import jupyter_mlops as mlops
 from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.evaluation import metrics as table
+from jupyter_mlops.evaluation import record
 from jupyter_mlops.evaluation.measure import measure
 from jupyter_mlops.evaluation.record import stored_evaluations
 from jupyter_mlops.evaluation.thresholds import check_thresholds, parse_threshold
@@ -384,3 +385,16 @@ def test_arrays_and_models_without_probabilities(binary, regression):
     worst = reg.slices.iloc[0]
     rows = (regression[1]["sex"] == regression[1]["sex"].unique()[0]).to_numpy()
     assert worst["rows"] in (rows.sum(), (~rows).sum()) and worst["shortfall"] >= 0
+
+
+def test_the_stored_report_on_both_backends(backend, binary):
+    """Embedded store and a real MLflow server: the linked run, the version's reports, the gate."""
+    model, _, X, _, y = binary
+    mlops.register_model(model, "cancer-both")
+    reports = [mlops.evaluate("models:/cancer-both/1", X, y, slices=list(X.columns[:3]))
+               for _ in range(record.KEEP + 1)]  # fmt: skip
+    stored = stored_evaluations("cancer-both", 1)
+    assert [s["evaluation_id"] for s in stored] == [r.evaluation_id for r in reports[1:]]
+    assert mlops.get_run(reports[-1].run_id).metrics["test_f1"] == reports[-1].metrics["f1"]
+    promoted = mlops.promote("cancer-both", 1, "prod", checks=["f1 >= 0.5"])
+    assert promoted.checks[0]["value"] == reports[-1].metrics["f1"]

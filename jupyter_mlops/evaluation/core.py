@@ -24,7 +24,7 @@ from jupyter_mlops.evaluation.report import EvaluationReport
 from jupyter_mlops.evaluation.slices import slice_table
 from jupyter_mlops.evaluation.thresholds import MetricThreshold, check_thresholds
 
-STORED_SLICES = 20
+STORED_SLICES = 10
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-KEEP = 20
+KEEP = 5  # a version's extra fields are one MLflow tag (at most 100,000 characters)
 MODEL_RUN_TAG = "mlops.evaluation.model_run_id"
 MODEL_TAG = "mlops.evaluation.model"
 
