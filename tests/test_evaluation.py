@@ -312,6 +312,10 @@ def test_learning_curves_of_the_run_use_the_fit_diagnosis_rule(store_dir, binary
     report = mlops.evaluate(uri, X, y)
     (flag,) = report.fit["curves"]
     assert flag["kind"] == "overfitting" and flag["step"] == 2 and "val_loss" in flag["message"]
+    (pair,) = report.plot_data["learning_curves"]
+    assert (pair["train"], pair["validation"]) == ("train_loss", "val_loss")
+    assert pair["val_values"] == val_loss and pair["steps_val"] == list(range(7))
+    assert "learning_curves" in report.plot() and "Learning curves" in report._repr_html_()
 
 
 # -- plots, report form ---------------------------------------------------------------------------

@@ -88,6 +88,7 @@ def evaluate(
     source = resolve(model_or_uri, "model_or_uri")
     measured = measure(source.model, X, y, task)
     base = _baseline(baseline, X, y, measured.task)
+    fit = _fit_section(source, measured, training)
     report = EvaluationReport(
         name=name,
         task=measured.task,
@@ -97,8 +98,8 @@ def evaluate(
         rows=len(measured.labels.y),
         baseline=base,
         thresholds=check_thresholds(thresholds, measured.metrics, base and base["metrics"]),
-        plot_data=plot_data(measured.task, measured.labels, X),
-        fit=_fit_section(source, measured, training),
+        plot_data=plot_data(measured.task, measured.labels, X, fit),  # takes the curves
+        fit=fit,
     )
     if slices is not None:
         report.slices = slice_table(X, slices, measured.task, measured.labels, measured.metrics)

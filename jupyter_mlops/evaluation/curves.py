@@ -21,9 +21,13 @@ MAX_CLASSES = 10
 MAX_FEATURES = 4
 
 
-def plot_data(task: str, labels: _m.Labels, X: Any) -> dict[str, Any]:
+def plot_data(
+    task: str, labels: _m.Labels, X: Any, fit: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """``{plot name: data}`` for the task: the keys :mod:`.plots` knows how to draw."""
     out: dict[str, Any] = {}
+    if fit and fit.get("learning_curves"):
+        out["learning_curves"] = fit.pop("learning_curves")
     if task == "regression":
         out["residuals"] = _scatter(labels)
     else:
@@ -38,7 +42,8 @@ def plot_data(task: str, labels: _m.Labels, X: Any) -> dict[str, Any]:
     return out
 
 
-def _thin(*arrays: np.ndarray) -> list[list[float]]:
+def thin(*arrays: np.ndarray) -> list[list[float]]:
+    """Arrays of one curve at no more than :data:`MAX_POINTS` evenly spaced indexes."""
     n = len(arrays[0])
     index = np.unique(np.linspace(0, n - 1, min(n, MAX_POINTS)).round().astype(int))
     return [np.round(a[index].astype(float), 5).tolist() for a in arrays]
@@ -71,7 +76,7 @@ def _curves(labels: _m.Labels, kind: str) -> dict[str, Any]:
             y, x, _ = _m.sklearn_metric("precision_recall_curve")(
                 truth, score, sample_weight=labels.weights
             )
-        xs, ys = _thin(x, y)
+        xs, ys = thin(x, y)
         out.append({"label": name, "x": xs, "y": ys, "prevalence": float(truth.mean())})
     return {"curves": out}
 

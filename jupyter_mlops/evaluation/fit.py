@@ -77,6 +77,7 @@ def fit_check(
         "primary": PRIMARY[task],
         "metrics": rows,
         "curves": _curve_flags(run),
+        "learning_curves": learning_curves(run),
     }
 
 
@@ -135,3 +136,30 @@ def _curve_flags(run: Mapping[str, Any] | None) -> list[dict[str, Any]]:
          "message": f.message}
         for f in flags
     ]  # fmt: skip
+
+
+def learning_curves(run: Mapping[str, Any] | None, limit: int = 4) -> list[dict[str, Any]]:
+    """The run's paired training/validation histories (at most ``limit`` pairs), for the plot.
+
+    ``[{"train", "validation", "steps_train", "train_values", "steps_val", "val_values"}]``,
+    each history thinned to :data:`~jupyter_mlops.evaluation.curves.MAX_POINTS` points.
+    """
+    if not run or not run.get("run_id"):
+        return []
+    from jupyter_mlops.evaluation.curves import thin
+    from jupyter_mlops.viz.compare import load_histories
+    from jupyter_mlops.viz.fit_diagnosis import metric_pairs
+
+    pairs = metric_pairs(list(run.get("metrics") or {}))[:limit]
+    if not pairs:
+        return []
+    histories = load_histories([dict(run)], sorted({k for pair in pairs for k in pair}))
+    found = histories[run["run_id"]]
+    out = []
+    for train_key, val_key in pairs:
+        (train_steps, train_values), (val_steps, val_values) = found[train_key], found[val_key]
+        ts, tv = thin(train_steps, train_values)
+        vs, vv = thin(val_steps, val_values)
+        out.append({"train": train_key, "validation": val_key, "steps_train": ts,
+                    "train_values": tv, "steps_val": vs, "val_values": vv})  # fmt: skip
+    return out

@@ -10,7 +10,7 @@ import html
 from typing import Any
 
 SHOWN_SLICES = 10
-WIDE = ("error_by_feature",)  # one chart per feature: the full width
+WIDE = ("error_by_feature", "learning_curves")  # one chart per feature or pair: full width
 _STYLE = (
     "<style>.jp-mlops-eval{border-collapse:collapse;font-family:var(--jp-ui-font-family,"
     "sans-serif);font-size:var(--jp-ui-font-size1,13px);color:var(--jp-ui-font-color1,#222)}"

@@ -4,7 +4,8 @@ Figures are plain ``matplotlib.figure.Figure`` objects (no pyplot state); :func:
 them with :func:`~jupyter_mlops.viz.theme.figure_to_svg`, whose greys follow the JupyterLab theme
 (the run page and the compare panel draw the same way). Classification: confusion matrix, ROC,
 precision-recall and calibration curves; regression: residuals against predictions and
-predictions against actual values; both: the error by feature.
+predictions against actual values; both: the error by feature, and the run's learning curves
+when it logged training and validation histories.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ TITLES = {
     "residuals": "Residuals",
     "predicted_vs_actual": "Predicted against actual",
     "error_by_feature": "Error by feature",
+    "learning_curves": "Learning curves",
 }
 
 
@@ -131,6 +133,19 @@ def error_by_feature(data: list[dict[str, Any]]) -> Any:
     return fig
 
 
+def learning_curves(data: list[dict[str, Any]]) -> Any:
+    """Each training/validation pair of the run's histories, against the step."""
+    fig = _figure(3.2 * len(data) + 0.4, 3.0)
+    axes = fig.subplots(1, len(data), squeeze=False)[0]
+    for ax, pair in zip(axes, data, strict=True):
+        ax.plot(pair["steps_train"], pair["train_values"], color=SERIES[0], label=pair["train"])
+        ax.plot(pair["steps_val"], pair["val_values"], color=SERIES[1], label=pair["validation"])
+        ax.set_xlabel("step")
+        ax.grid(color="#e0e0e0", lw=0.5)
+        ax.legend(fontsize=7, frameon=False)
+    return fig
+
+
 DRAW: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "confusion_matrix": ("confusion_matrix", confusion_matrix),
     "roc": ("roc", roc),
@@ -139,6 +154,7 @@ DRAW: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "residuals": ("residuals", residuals),
     "predicted_vs_actual": ("residuals", predicted_vs_actual),
     "error_by_feature": ("error_by_feature", error_by_feature),
+    "learning_curves": ("learning_curves", learning_curves),
 }
 
 
