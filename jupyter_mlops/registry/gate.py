@@ -210,10 +210,10 @@ def _metrics(candidate: Any, current: Any, data: Any) -> tuple[dict, dict, dict 
 
     X, y = _split(data)
     info = {"rows": int(len(y))}
-    cand = {**evaluate(registry_model(candidate), X, y), **gate_metrics(_contract(candidate), X)}
+    cand = {**metrics_of(registry_model(candidate), X, y), **gate_metrics(_contract(candidate), X)}
     cur = {}
     if current:
-        cur = {**evaluate(registry_model(current), X, y), **gate_metrics(_contract(current), X)}
+        cur = {**metrics_of(registry_model(current), X, y), **gate_metrics(_contract(current), X)}
     return cand, cur, info
 
 
@@ -253,7 +253,7 @@ def _split(data: Any) -> tuple[Any, Any]:
     raise InvalidInput("Evaluation data must be a pair (X, y), e.g. data=(X_test, y_test).")
 
 
-def evaluate(model: Any, X: Any, y: Any) -> dict[str, float]:
+def metrics_of(model: Any, X: Any, y: Any) -> dict[str, float]:
     """The metric table's metrics of ``model`` on ``(X, y)`` (task inferred).
 
     The same numbers as :func:`jupyter_mlops.evaluate` and autolog's ``training_*`` metrics:
