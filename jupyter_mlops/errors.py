@@ -19,6 +19,14 @@ class InvalidInput(MlopsError, ValueError):
     """The caller passed something malformed (a bad key, value, URI, option...)."""
 
 
+class SchemaError(InvalidInput):
+    """A scoring request that parses but does not fit the model's input signature.
+
+    MLflow's scoring server answers these with ``INVALID_PARAMETER_VALUE`` (a body that does not
+    parse is a ``BAD_REQUEST``); the model server does the same.
+    """
+
+
 class FilterError(InvalidInput):
     """A search filter or ``order_by`` clause that does not parse.
 

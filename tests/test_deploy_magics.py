@@ -34,7 +34,8 @@ def test_deploy_call_watch_and_stop_from_cells(registered, capsys, tmp_path):
     line = capsys.readouterr().out
     assert "iris-prod serving models:/iris@production (v1) at http://127.0.0.1:" in line
     url = get_deployment("iris-prod").url
-    body = json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]}).encode()
+    row = dict(zip(load_iris(as_frame=True).data.columns, [5.1, 3.5, 1.4, 0.2], strict=True))
+    body = json.dumps({"instances": [row]}).encode()
     request = urllib.request.Request(
         url + "/invocations", body, {"Content-Type": "application/json"}
     )

@@ -211,7 +211,7 @@ def test_a_deployment_serves_logs_and_is_seen_from_the_server(server, iris):
     mlops.set_alias(name, "production", 1)
     dep = deploy(f"models:/{name}@production", name=name)
     try:
-        body = json.dumps({"instances": X.head(3).values.tolist()}).encode()
+        body = json.dumps({"instances": X.head(3).to_dict(orient="records")}).encode()
         request = urllib.request.Request(
             dep.url + "/invocations", body, {"Content-Type": "application/json"}
         )

@@ -42,6 +42,14 @@ def served(tmp_path_factory):
     os.environ.pop("JUPYTER_MLOPS_STORE", None)
 
 
+IRIS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
+
+
+def rows(data):
+    """A ``dataframe_split`` body of iris rows (the model's signature names its columns)."""
+    return {"dataframe_split": {"columns": IRIS, "data": data}}
+
+
 def post(url, body, content_type="application/json"):
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     request = urllib.request.Request(url + "/invocations", data, {"Content-Type": content_type})
@@ -63,68 +71,83 @@ def test_every_payload_format_predicts_like_load_model(served):
     bodies = [
         {"dataframe_split": json.loads(X.to_json(orient="split", index=False))},
         {"dataframe_records": X.to_dict(orient="records")},
-        {"instances": X.values.tolist()},
         {"instances": X.to_dict(orient="records")},
-        {"inputs": X.values.tolist()},
+        {"inputs": X.to_dict(orient="records")},
         {"inputs": X.to_dict(orient="list")},
+        X.to_csv().encode(),  # with its index: an extra column, ignored
+        X.to_csv(index=False).encode(),
     ]
     for body in bodies:
-        assert post(url, body) == (200, {"predictions": expected}), body
+        content_type = "text/csv; charset=utf-8" if isinstance(body, bytes) else "application/json"
+        assert post(url, body, content_type) == (200, {"predictions": expected}), body
+
+
+def test_columns_follow_mlflow_extra_ignored_missing_named_bare_rows_refused(served):
+    X, url = served["X"].iloc[[0, 60, 120]], served["dep"].url
+    expected = mlops.load_model("models:/iris/1").predict(X).tolist()
+    extra = X.assign(note="ignored", **{"a b": 1.0})
+    for body in (
+        {"dataframe_split": json.loads(extra.to_json(orient="split", index=False))},
+        {"dataframe_records": extra.to_dict(orient="records")},
+    ):
+        assert post(url, body) == (200, {"predictions": expected})
+    for body in ({"instances": X.values.tolist()}, {"inputs": X.values.tolist()}):
+        status, answer = post(url, body)
+        assert status == 400 and answer["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert "Model is missing inputs 'sepal length (cm)'" in answer["message"]
+    status, answer = post(url, {"dataframe_records": X.drop(columns=IRIS[1]).to_dict("records")})
+    assert (status, answer["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    assert answer["message"].startswith("Missing column(s): 'sepal width (cm)'.")
 
 
 @pytest.mark.parametrize(
-    "body, content_type, status, message",
+    "body, content_type, status, code, message",
     [
-        (b"{not json", "application/json", 400, "not valid JSON"),
-        ({"columns": []}, "application/json", 400, "exactly one of"),
+        (b"{not json", "application/json", 400, "BAD_REQUEST", "not valid JSON"),
+        ({"columns": []}, "application/json", 400, "BAD_REQUEST", "exactly one of"),
         (
             {"instances": [[1, 2, 3, 4]], "inputs": [[1, 2, 3, 4]]},
             "application/json",
             400,
+            "BAD_REQUEST",
             "exactly one of",
         ),
         (
             {"dataframe_records": [{"sepal length (cm)": 1}]},
             "application/json",
             400,
+            "INVALID_PARAMETER_VALUE",
             "Missing column",
         ),
-        (
-            {
-                "dataframe_split": {
-                    "columns": [
-                        "a",
-                        "sepal length (cm)",
-                        "sepal width (cm)",
-                        "petal length (cm)",
-                        "petal width (cm)",
-                    ],
-                    "data": [[0, 1, 2, 3, 4]],
-                }
-            },
-            "application/json",
-            400,
-            "Unexpected column(s): 'a'",
-        ),
-        ({"instances": [["x", 2, 3, 4]]}, "application/json", 400, "must be numeric"),
-        ({"instances": [[1, 2]]}, "application/json", 400, "must have 4 values"),
-        ({"instances": []}, "application/json", 400, "no rows"),
-        ({"instances": [[1, 2, 3, 4]]}, "text/csv", 415, "application/json"),
-        (b"[" + b"1," * (11 << 20) + b"1]", "application/json", 413, "larger than"),
+        (rows([["x", 2, 3, 4]]), "application/json", 400, "INVALID_PARAMETER_VALUE", "numeric"),
+        ({"instances": [[1, 2]]}, "application/json", 400, "INVALID_PARAMETER_VALUE", "missing"),
+        ({"instances": []}, "application/json", 400, "INVALID_PARAMETER_VALUE", "no rows"),
+        (b"a,b\n1,2\n1,2,3,4,5\n", "text/csv", 400, "BAD_REQUEST", "Cannot read the CSV body"),
+        (b"\xff,\xfe\n1,2", "text/csv", 400, "BAD_REQUEST", "not UTF-8"),
+        (",".join(IRIS).encode() + b"\ninf,1,1,1", "text/csv", 400, "INVALID_PARAMETER_VALUE",
+         "out of range"),
+        (rows([[1, 2, 3, 4]]), "text/plain", 415, "UNSUPPORTED_MEDIA_TYPE", "application/json"),
+        (rows([[1, 2, 3, 4]]), "application/json; format=pandas-split", 415,
+         "UNSUPPORTED_MEDIA_TYPE", "Unrecognized Content-Type parameter(s): format"),
+        (rows([[1, 2, 3, 4]]), "application/json; charset=latin-1", 415,
+         "UNSUPPORTED_MEDIA_TYPE", "only takes UTF-8"),
+        (b"[" + b"1," * (11 << 20) + b"1]", "application/json", 413, "PAYLOAD_TOO_LARGE",
+         "larger than"),
     ],
-)
+)  # fmt: skip
 def test_bad_requests_get_a_json_4xx_and_the_server_keeps_serving(
-    served, body, content_type, status, message
+    served, body, content_type, status, code, message
 ):
     url = served["dep"].url
     got_status, got = post(url, body, content_type)
-    assert got_status == status and message in got["message"]
-    assert post(url, {"instances": [[5.1, 3.5, 1.4, 0.2]]})[0] == 200
+    assert (got_status, got["error_code"]) == (status, code) and message in got["message"], got
+    assert post(url, rows([[5.1, 3.5, 1.4, 0.2]]))[0] == 200
 
 
 def test_health_metadata_metrics_and_unknown_routes(served):
     url = served["dep"].url
     assert json.loads(get(url, "/health"))["status"] == "ok"
+    assert get(url, "/version") == mlops.__version__
     meta = json.loads(get(url, "/metadata"))
     assert meta["name"] == "iris" and meta["version"] in (1, 2)
     assert meta["signature"]["inputs"][0]["name"] == "sepal length (cm)"
@@ -138,7 +161,7 @@ def test_health_metadata_metrics_and_unknown_routes(served):
 
 def test_predictions_are_logged_off_the_request_path(served):
     url, name = served["dep"].url, served["dep"].name
-    post(url, {"instances": [[5.1, 3.5, 1.4, 0.2], [6.0, 2.2, 5.0, 1.5]]})
+    post(url, rows([[5.1, 3.5, 1.4, 0.2], [6.0, 2.2, 5.0, 1.5]]))
     store = mlops.get_store()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -159,8 +182,7 @@ def test_prediction_log_keeps_the_newest_rows(served, monkeypatch):
     small = deploy("models:/iris/1", name="iris-small-log")
     try:
         for batch in range(8):
-            rows = [[5.0 + batch, 3.0, 1.0, 0.2]] * 10
-            assert post(small.url, {"instances": rows})[0] == 200
+            assert post(small.url, rows([[5.0 + batch, 3.0, 1.0, 0.2]] * 10))[0] == 200
             time.sleep(0.3)  # several flushes
         store = mlops.get_store()
         deadline = time.monotonic() + 10
@@ -182,7 +204,7 @@ def test_alias_move_reloads_without_failed_requests(served):
 
     def hammer():
         while not stop.is_set():
-            status, body = post(url, {"instances": X.values[:5].tolist()})
+            status, body = post(url, rows(X.values[:5].tolist()))
             (answers if status == 200 else failures).append(body)
 
     threads = [threading.Thread(target=hammer) for _ in range(4)]
@@ -212,7 +234,7 @@ def test_alias_move_reloads_without_failed_requests(served):
 def test_two_deployments_then_a_killed_one_shows_down(served):
     second = deploy("models:/iris/2", name="iris-v2")
     assert second.status == "running" and second.url != served["dep"].url
-    status, body = post(second.url, {"instances": [[5.1, 3.5, 1.4, 0.2]]})
+    status, body = post(second.url, rows([[5.1, 3.5, 1.4, 0.2]]))
     assert status == 200
     statuses = {d.name: d.status for d in list_deployments() if d.status != "stopped"}
     assert statuses == {served["dep"].name: "running", "iris-v2": "running"}
@@ -288,7 +310,7 @@ def test_serve_refuses_an_unknown_model_cleanly(served):
 def test_a_stopped_deployment_keeps_its_request_count(served):
     dep = deploy("models:/iris/2", name="iris-counted")
     for _ in range(3):
-        assert post(dep.url, {"instances": [[5.1, 3.5, 1.4, 0.2]]})[0] == 200
+        assert post(dep.url, rows([[5.1, 3.5, 1.4, 0.2]]))[0] == 200
     stopped = undeploy("iris-counted")
     assert stopped.status == "stopped" and stopped.requests == 3  # not 0
     assert get_deployment("iris-counted").requests == 3

@@ -32,6 +32,16 @@ from jupyter_mlops.store import set_tracking_uri
 
 IDLE_S, BODY_S = 1.0, 2.0  # the servers' timeouts in this module (30 s and 60 s by default)
 ROW = [5.1, 3.5, 1.4, 0.2]
+IRIS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
+
+
+def split(rows: list, columns: list | None = None) -> dict:
+    """A ``dataframe_split`` body (the models' signatures name their columns)."""
+    return {"dataframe_split": {"columns": columns or IRIS, "data": rows}}
+
+
+OK = split([ROW])
+SPLIT = b'{"dataframe_split": {"columns": ' + json.dumps(IRIS).encode() + b', "data": '
 
 
 @pytest.fixture(scope="module")
@@ -124,29 +134,33 @@ DEEP = b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
 BIG_INT = ("1" * 1000).encode()
 
 
+BAD, INVALID = "BAD_REQUEST", "INVALID_PARAMETER_VALUE"  # unreadable; not fitting the schema
+
+
 @pytest.mark.parametrize(
-    ("body", "message"),
+    ("body", "code", "message"),
     [
-        (DEEP, "nested too deeply"),
-        (b'{"instances": [[' + BIG_INT + b", 1, 1, 1]]}", "has 1,000 digits"),
-        (b'{"instances": [[1e999, 1, 1, 1]]}', "out of range for a 64-bit float"),
-        (b'{"instances": [[Infinity, 1, 1, 1]]}', "Infinity is not a number the model can take"),
-        (b'{"instances": [[NaN, 1, 1, 1]]}', "Input X contains NaN"),
-        (b'{"instances": [[' + b"[" * 900 + b"]" * 900 + b", 1, 1, 1]]}", "must be numeric"),
-        (b"\xff\xfe\x00{", "not valid JSON"),
-        (b'{"instances": "' + b"x" * 100_000 + b'"}', "list of rows"),
-        (b'{"dataframe_split": {"columns": [1, 2], "data": [[{}]]}}', "dataframe_split"),
-        (b'{"dataframe_records": [{"sepal length (cm)": []}]}', "Missing column"),
-        (b'{"inputs": {"a": [1, 2], "b": [1]}}', "Cannot read inputs"),
+        (DEEP, BAD, "nested too deeply"),
+        (b'{"instances": [[' + BIG_INT + b", 1, 1, 1]]}", BAD, "has 1,000 digits"),
+        (b'{"instances": [[1e999, 1, 1, 1]]}', BAD, "out of range for a 64-bit float"),
+        (b'{"instances": [[Infinity, 1, 1, 1]]}', BAD, "Infinity is not a number the model"),
+        (SPLIT + b"[[NaN, 1, 1, 1]]}}", BAD, "Input X contains NaN"),
+        (SPLIT + b"[[" + b"[" * 900 + b"]" * 900 + b", 1, 1, 1]]}}", INVALID, "must be numeric"),
+        (b"\xff\xfe\x00{", BAD, "not valid JSON"),
+        (b'{"instances": "' + b"x" * 100_000 + b'"}', BAD, "list of rows"),
+        (b'{"dataframe_split": {"columns": [1, 2], "data": [[{}]]}}', BAD, "dataframe_split"),
+        (b'{"dataframe_records": [{"sepal length (cm)": []}]}', INVALID, "Missing column"),
+        (b'{"inputs": {"a": [1, 2], "b": [1]}}', BAD, "Cannot read inputs"),
+        (b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}', INVALID, "Model is missing inputs"),
     ],
     ids=["deep", "1000-digits", "1e999", "Infinity", "NaN", "900-deep-cell", "utf16", "long-str",
-         "split-cells", "records-list", "ragged-inputs"],
+         "split-cells", "records-list", "ragged-inputs", "bare-rows"],
 )  # fmt: skip
-def test_every_bad_body_is_a_json_4xx_naming_the_problem(iris, body, message):
+def test_every_bad_body_is_a_json_4xx_naming_the_problem(iris, body, code, message):
     status, answer = post(iris, body)
     assert status == 400 and message in answer["message"], answer
-    assert answer["error_code"] == "BAD_REQUEST"
-    assert post(iris, {"instances": [ROW]})[0] == 200
+    assert answer["error_code"] == code
+    assert post(iris, OK)[0] == 200
 
 
 @pytest.mark.parametrize(
@@ -162,14 +176,14 @@ def test_integer_columns_take_whole_numbers_in_range(counts, rows, message):
     body = json.dumps({"dataframe_split": {"columns": ["visits", "orders"], "data": rows}})
     status, answer = post(counts, body.encode())
     assert status == 400 and message in answer["message"], answer
-    assert post(counts, {"instances": [[3, 2]]})[0] == 200
+    assert post(counts, split([[3, 2]], ["visits", "orders"]))[0] == 200
 
 
 def test_a_large_batch_is_predicted_off_the_event_loop_and_logged(iris):
     rows = [[5.1 + i % 7, 3.5, 1.4, 0.2] for i in range(40_000)]  # about 1 MB: a worker thread
-    status, answer = post(iris, {"instances": rows})
+    status, answer = post(iris, split(rows))
     assert status == 200 and len(answer["predictions"]) == 40_000
-    assert post(iris, {"instances": [ROW]}) == (200, {"predictions": [0]})
+    assert post(iris, OK) == (200, {"predictions": [0]})
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(iris):
@@ -276,14 +290,14 @@ def test_silent_slow_and_half_sent_connections_are_closed_and_hold_up_nobody(iri
         for _ in range(3):  # the slowloris keeps sending a header byte now and then
             for sock in slowloris:
                 sock.sendall(b"X")
-            assert post(iris, {"instances": [ROW]})[0] == 200 and healthy(iris)
+            assert post(iris, OK)[0] == 200 and healthy(iris)
             time.sleep(IDLE_S / 3)
         margin = 20.0  # the timeouts are 1 s and 2 s; a loaded machine may take longer
         assert all(closed_by_server(sock, margin) for sock in silent + slowloris + half_sent)
     finally:
         for sock in silent + slowloris + half_sent:
             sock.close()
-    assert post(iris, {"instances": [ROW]})[0] == 200
+    assert post(iris, OK)[0] == 200
 
 
 def test_huge_headers_close_the_connection_and_the_server_serves_on(iris):
@@ -312,7 +326,7 @@ class Load:
                 first = next(self.counter) * self.rows
             batch = [[float(first + i), 3.0, 1.0, 0.2] for i in range(self.rows)]
             try:
-                conn.request("POST", "/invocations", json.dumps({"instances": batch}),
+                conn.request("POST", "/invocations", json.dumps(split(batch)),
                              {"Content-Type": "application/json"})  # fmt: skip
                 response = conn.getresponse()
                 body = response.read()

@@ -25,7 +25,7 @@ import tornado.ioloop
 import tornado.web
 from tornado.http1connection import HTTP1Connection
 
-from jupyter_mlops.errors import InvalidInput, MlopsError, NotFound
+from jupyter_mlops.errors import InvalidInput, MlopsError, NotFound, SchemaError
 from jupyter_mlops.serving.service import ModelService
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
@@ -104,9 +104,36 @@ class _Handler(tornado.web.RequestHandler):
         reason = self._reason if status_code != 500 else "internal error; see the server log"
         self.finish(json.dumps({"error_code": _code(status_code), "message": reason}))
 
-    def fail(self, status: int, message: str) -> None:
+    def fail(self, status: int, message: str, code: str | None = None) -> None:
         self.set_status(status)
-        self.finish(json.dumps({"error_code": _code(status), "message": message}))
+        self.finish(json.dumps({"error_code": code or _code(status), "message": message}))
+
+
+JSON, CSV = "application/json", "text/csv"
+
+
+def error_code(error: InvalidInput) -> str:
+    """MLflow's code for a refused request: a schema mismatch is ``INVALID_PARAMETER_VALUE``."""
+    return "INVALID_PARAMETER_VALUE" if isinstance(error, SchemaError) else "BAD_REQUEST"
+
+
+def media_type(header: str) -> tuple[str, str | None]:
+    """The request's media type, and why it is refused (a 415), as MLflow's scoring server does.
+
+    JSON and CSV are taken; ``charset`` must be UTF-8 and no other parameter is allowed.
+    """
+    media, *parameters = [part.strip() for part in header.split(";")]
+    media = media.lower()
+    names = {p.partition("=")[0].strip().lower(): p.partition("=")[2].strip() for p in parameters}
+    charset = names.pop("charset", "utf-8").strip('"').lower()
+    if media not in (JSON, CSV):
+        return media, f"Content-Type must be {JSON} or {CSV}, not {header[:80]!r}."
+    if charset not in ("utf-8", "utf8"):
+        return media, f"The model server only takes UTF-8, not charset={charset[:40]!r}."
+    if names:
+        shown = ", ".join(sorted(n[:40] for n in names)[:5])
+        return media, f"Unrecognized Content-Type parameter(s): {shown} (only charset is taken)."
+    return media, None
 
 
 def _code(status: int) -> str:
@@ -148,15 +175,15 @@ class Invocations(_Handler):
         if not self._too_large:
             self._chunks.append(chunk)
 
-    async def _invoke(self, body: bytes) -> dict[str, Any]:
+    async def _invoke(self, body: bytes, csv: bool = False) -> dict[str, Any]:
         """Predict: small requests inline (no thread hop), large ones on a worker thread.
 
         So parsing and predicting a big batch never keeps ``/health`` and other clients waiting.
         """
         if len(body) <= INLINE_BODY_BYTES:
-            return self.service.invoke(body)
+            return self.service.invoke(body, csv)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_LARGE_REQUESTS, self.service.invoke, body)
+        return await loop.run_in_executor(_LARGE_REQUESTS, self.service.invoke, body, csv)
 
     def _refuse_size(self) -> None:
         self.service.metrics.observe(413, 0.0)
@@ -172,18 +199,16 @@ class Invocations(_Handler):
         status, rows = 200, 0
         self.request.body = b"".join(self._chunks)
         try:
-            content_type = self.request.headers.get("Content-Type", "")
-            if not content_type.split(";")[0].strip().lower() == "application/json":
+            media, refusal = media_type(self.request.headers.get("Content-Type", ""))
+            if refusal:
                 status = 415
-                return self.fail(
-                    415, f"Content-Type must be application/json, not {content_type[:80]!r}."
-                )
-            result = await self._invoke(self.request.body)
+                return self.fail(415, refusal)
+            result = await self._invoke(self.request.body, media == CSV)
             rows = len(result["predictions"])
             self.finish(json.dumps(result, default=str))
         except InvalidInput as e:
             status = 400
-            self.fail(400, str(e))
+            self.fail(400, str(e), error_code(e))
         finally:
             self.service.metrics.observe(status, (time.perf_counter() - started) * 1000, rows)
 
@@ -193,6 +218,16 @@ class Health(_Handler):
 
     def get(self) -> None:
         self.finish(json.dumps(self.service.health()))
+
+
+class Version(_Handler):
+    """``GET /version``: the server's version as plain text, as MLflow's scoring server answers."""
+
+    def get(self) -> None:
+        from jupyter_mlops import __version__
+
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(__version__)
 
 
 class Metadata(_Handler):
@@ -217,7 +252,7 @@ class NotFoundHandler(_Handler):
         super().prepare()
         self.fail(
             404,
-            f"No route {self.request.path}; use POST /invocations, GET /health, "
+            f"No route {self.request.path}; use POST /invocations, GET /health, /version, "
             "/metadata or /metrics.",
         )
 
@@ -230,6 +265,7 @@ def make_app(service: ModelService, inflight: InFlight | None = None) -> tornado
             (r"/invocations", Invocations, args),
             (r"/health", Health, args),
             (r"/ping", Health, args),
+            (r"/version", Version, args),
             (r"/metadata", Metadata, args),
             (r"/metrics", PromMetrics, args),
         ],

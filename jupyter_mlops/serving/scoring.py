@@ -1,18 +1,26 @@
 """MLflow's scoring protocol: request bodies to DataFrames, checked against a signature.
 
-Accepted bodies (JSON) — exactly one of:
+Accepted bodies: CSV (``text/csv``, a header row then one row per line, as
+``DataFrame.to_csv`` writes it, read by pandas), or JSON with exactly one of:
 
 - ``{"dataframe_split": {"columns": [...], "data": [[...], ...]}}``
 - ``{"dataframe_records": [{"col": value, ...}, ...]}``
-- ``{"instances": [...]}`` — rows as lists (in signature order) or as objects
+- ``{"instances": [...]}`` — rows as objects, or as lists for a model without column names
 - ``{"inputs": ...}`` — like ``instances``, or ``{"col": [values...]}``
+
+Columns are MLflow's: a model whose signature names its columns takes rows as lists only with
+those names (``dataframe_split``'s ``columns``; bare rows in ``instances``/``inputs`` name no
+column and are refused, except a flat list of values for a one-column signature), a missing
+column is named, and an extra column is ignored.
 
 :func:`read_request` is the one place where a request is parsed and checked: every problem
 raises :class:`~jupyter_mlops.errors.InvalidInput` with a message naming it, which the HTTP
-layer turns into a 400 JSON body. Numbers must fit a 64-bit float (a 1,000-digit integer, ``1e999``
-or ``Infinity`` is refused), ``NaN`` is a missing value where a column may have one (not in
-``long``, ``integer`` or ``boolean`` columns), and values of integer columns must be whole and
-within their type's range. JSON nested deeper than the decoder allows is refused too.
+layer turns into a 400 JSON body — a :class:`~jupyter_mlops.errors.SchemaError` (MLflow's
+``INVALID_PARAMETER_VALUE``) when the body parsed but does not fit the signature. Numbers must
+fit a 64-bit float (a 1,000-digit integer, ``1e999`` or ``Infinity`` is refused), ``NaN`` is a
+missing value where a column may have one (not in ``long``, ``integer`` or ``boolean`` columns),
+and values of integer columns must be whole and within their type's range. JSON nested deeper
+than the decoder allows is refused too.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import json
 import math
 from typing import Any
 
-from jupyter_mlops.errors import InvalidInput
+from jupyter_mlops.errors import InvalidInput, SchemaError
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 NUMERIC = {"double", "float", "long", "integer"}
@@ -30,29 +38,65 @@ _MAX_DIGITS = 300  # 1e308 is the largest double
 
 
 def read_request(
-    body: bytes, signature: dict[str, Any] | None, as_array: bool = False
+    body: bytes, signature: dict[str, Any] | None, as_array: bool = False, csv: bool = False
 ) -> tuple[Any, Any]:
     """The parsed request and what ``predict`` takes from it, checked against ``signature``.
+
+    Parameters
+    ----------
+    csv : bool
+        The body is CSV (``text/csv``), not JSON.
 
     Returns
     -------
     (data, frame)
-        ``data`` as :func:`parse_request` reads it (for the request's contract checks), and
-        ``frame``, what :func:`conform` makes of it for ``predict``.
+        ``data`` as :func:`parse_request` (or :func:`parse_csv`) reads it, for the request's
+        contract checks, and ``frame``, what :func:`conform` makes of it for ``predict``.
 
     Raises
     ------
     InvalidInput
-        The body is not JSON, not one of the formats, or does not fit the signature; the message
-        names the problem (and the column).
+        The body is not JSON (or CSV) or not one of the formats; a ``SchemaError`` when it does
+        not fit the signature. The message names the problem (and the column).
     """
     try:
-        data = parse_request(body)
-        return data, conform(data, signature, as_array)
+        data = parse_csv(body) if csv else parse_request(body)
     except InvalidInput:
         raise
     except (ValueError, TypeError, OverflowError, RecursionError) as e:  # numpy's and pandas' own
         raise InvalidInput(f"Cannot read the request as a table: {e}.") from None
+    return data, conform_checked(data, signature, as_array)
+
+
+def conform_checked(data: Any, signature: dict[str, Any] | None, as_array: bool = False) -> Any:
+    """:func:`conform`, every problem a :class:`SchemaError` naming it."""
+    try:
+        return conform(data, signature, as_array)
+    except SchemaError:
+        raise
+    except InvalidInput as e:
+        raise SchemaError(str(e)) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as e:  # numpy's and pandas' own
+        raise SchemaError(f"The request does not fit the model's signature: {e}.") from None
+
+
+def parse_csv(body: bytes) -> Any:
+    """A CSV body (header row first) as a DataFrame, read by pandas as MLflow reads it."""
+    import io
+
+    import pandas as pd
+
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InvalidInput(f"The CSV body is not UTF-8: {e}.") from None
+    try:
+        return pd.read_csv(io.StringIO(text))
+    except ValueError as e:  # pandas' ParserError and EmptyDataError are ValueErrors
+        raise InvalidInput(
+            "Cannot read the CSV body as a table (a header row, then one row per line, as "
+            f"DataFrame.to_csv writes it): {str(e).strip()}"
+        ) from None
 
 
 def _big_int(text: str) -> int:
@@ -78,10 +122,10 @@ def _constant(name: str) -> float:
     raise InvalidInput(f"{name} is not a number the model can take: send a finite number.")
 
 
-def parse_request(body: bytes) -> Any:
-    """The request as a DataFrame (or a 2-D array for models without column names)."""
+def load_json(body: bytes) -> Any:
+    """A JSON body with the protocol's number rules (finite 64-bit floats, bounded digits)."""
     try:
-        payload = json.loads(
+        return json.loads(
             body, parse_int=_big_int, parse_float=_finite_float, parse_constant=_constant
         )
     except InvalidInput:
@@ -90,6 +134,11 @@ def parse_request(body: bytes) -> Any:
         raise InvalidInput("The request body is JSON nested too deeply.") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidInput(f"The request body is not valid JSON: {e}.") from None
+
+
+def parse_request(body: bytes) -> Any:
+    """The request as a DataFrame (or a 2-D array for models without column names)."""
+    payload = load_json(body)
     if not isinstance(payload, dict):
         raise InvalidInput(
             f"The request body must be a JSON object with one of {', '.join(FORMATS)}."
@@ -115,6 +164,12 @@ def _to_frame(kind: str, value: Any) -> Any:
             columns = value.get("columns")
             if columns is not None and not isinstance(columns, list):
                 raise InvalidInput("dataframe_split's columns must be a list of names.")
+            if columns is not None and any(
+                not isinstance(row, list) or len(row) != len(columns) for row in value["data"]
+            ):
+                raise InvalidInput(
+                    f"Each row of dataframe_split must be a list of {len(columns)} values."
+                )
             return RowList(value["data"], columns)
         if kind == "dataframe_records":
             if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
@@ -154,6 +209,8 @@ def conform(data: Any, signature: dict[str, Any] | None, as_array: bool = False)
     named = [col for col in inputs if col.get("name") is not None]
     if len(data) == 0:
         raise InvalidInput("The request has no rows.")
+    if isinstance(data, RowList) and data.columns is None and named:
+        data = _name_rows(data, named)
     if isinstance(data, RowList):
         fast = _numeric_rows(data, named)
         if fast is not None:
@@ -169,6 +226,21 @@ def conform(data: Any, signature: dict[str, Any] | None, as_array: bool = False)
     return pd.DataFrame(out)
 
 
+def _name_rows(rows: RowList, named: list[dict[str, Any]]) -> RowList:
+    """Rows without column names against a signature with names: refused, as MLflow does.
+
+    Except a flat list of values for a one-column signature, which is that column.
+    """
+    names = [c["name"] for c in named]
+    if len(names) == 1 and not any(isinstance(v, (list, dict)) for v in rows):
+        return RowList([[v] for v in rows], names)
+    raise SchemaError(
+        f"Model is missing inputs {_names(names)}: rows as lists carry no column names. Send "
+        'dataframe_split with "columns", dataframe_records, or instances/inputs as objects '
+        "(one per row) or as {column: [values]}."
+    )
+
+
 def _numeric_rows(rows: RowList, named: list[dict[str, Any]]) -> Any:
     """One float array in signature order, or ``None`` when the careful path must decide."""
     import numpy as np
@@ -180,12 +252,13 @@ def _numeric_rows(rows: RowList, named: list[dict[str, Any]]) -> Any:
         array = np.asarray(rows, dtype="float64")
     except (TypeError, ValueError):
         return None
-    if array.ndim != 2 or array.shape[1] != len(names):
+    columns = names if rows.columns is None else [str(c) for c in rows.columns]
+    if array.ndim != 2 or array.shape[1] != len(columns):
         return None
-    if rows.columns is not None and list(rows.columns) != names:
-        if sorted(map(str, rows.columns)) != sorted(names):
+    if columns != names:  # reordered, or extra columns (ignored, as MLflow does)
+        position = {c: i for i, c in enumerate(columns)}
+        if len(position) != len(columns) or any(n not in position for n in names):
             return None
-        position = {str(c): i for i, c in enumerate(rows.columns)}
         array = array[:, [position[n] for n in names]]
     for index, col in enumerate(named):
         if col.get("type") in INTEGER_RANGE:
@@ -242,14 +315,9 @@ def _check_columns(frame: Any, named: list[dict[str, Any]]) -> None:
     expected = [c["name"] for c in named]
     given = [str(c) for c in frame.columns]
     missing = [c for c in expected if c not in given]
-    extra = [c for c in given if c not in expected]
-    if missing:
-        raise InvalidInput(
+    if missing:  # extra columns are ignored, as MLflow does
+        raise SchemaError(
             f"Missing column(s): {_names(missing)}. The model expects: {_names(expected)}."
-        )
-    if extra:
-        raise InvalidInput(
-            f"Unexpected column(s): {_names(extra)}. The model expects: {_names(expected)}."
         )
 
 
@@ -276,7 +344,14 @@ def _check_type(series: Any, name: str, kind: str) -> Any:
         if kind in INTEGER_RANGE:
             _check_integers(converted, name, kind)
             return converted.astype("int64" if kind == "long" else "int32")
-        return converted.astype("float64")
+        converted = converted.astype("float64")
+        infinite = converted.abs() == math.inf  # CSV's "inf", "1e999"
+        if infinite.any():
+            value = series[infinite].iloc[0]
+            raise InvalidInput(
+                f"Column {name!r}: {_short(value)} is out of range for a 64-bit float."
+            )
+        return converted
     if kind == "boolean":
         if not series.map(lambda v: isinstance(v, bool) or v is None).all():
             raise InvalidInput(f"Column {name!r} must be true/false.")

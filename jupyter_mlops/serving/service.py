@@ -39,6 +39,7 @@ class LoadedModel:
     loaded_at: float
     takes_array: bool = False
     contract: Any = None  # a contracts.enforce.RequestChecker, when the version recorded one
+    output_datatype: str = "FP64"  # the V2 datatype of its predictions (on the stored example)
 
 
 class Metrics:
@@ -241,6 +242,25 @@ def _takes_array(model: Any, example: Any, signature: dict[str, Any] | None) -> 
         return False
 
 
+def _output_datatype(model: Any, example: Any, signature: dict[str, Any] | None) -> str:
+    """The V2 datatype of ``model``'s predictions on the stored example (FP64 without one)."""
+    import json
+
+    from jupyter_mlops.serving import v2
+
+    if not isinstance(example, (dict, list)) or not example:
+        return "FP64"
+    key = "dataframe_split" if isinstance(example, dict) else "instances"
+    try:
+        frame = scoring.read_request(json.dumps({key: example}).encode(), signature)[1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            predictions = scoring.predictions_json(model.predict(frame))
+        return v2.output_tensor(predictions)["datatype"]
+    except Exception:  # an example the model cannot take says nothing about its outputs
+        return "FP64"
+
+
 class ModelService:
     """Everything the model server does, as plain method calls."""
 
@@ -269,18 +289,23 @@ class ModelService:
 
         files = resolve_model_files(self.model_uri)
         model = load_files(files)
-        takes_array = _takes_array(model, files.descriptor.get("input_example"), files.signature)
+        example = files.descriptor.get("input_example")
+        takes_array = _takes_array(model, example, files.signature)
         return LoadedModel(
             model, files.name, files.version, files.uri, files.signature, time.time(), takes_array,
-            _contract_checker(files),
+            _contract_checker(files), _output_datatype(model, example, files.signature),
         )  # fmt: skip
 
     # -- requests -----------------------------------------------------------------------------
-    def invoke(self, body: bytes) -> dict[str, Any]:
-        """Predictions for a scoring-protocol body; ``InvalidInput`` names any problem."""
+    def invoke(self, body: bytes, csv: bool = False) -> dict[str, Any]:
+        """Predictions for a scoring body (JSON or CSV); ``InvalidInput`` names any problem."""
         started = time.perf_counter()
         model = self.current  # one read: a reload swapping models mid-request is harmless
-        data, frame = scoring.read_request(body, model.signature, model.takes_array)
+        data, frame = scoring.read_request(body, model.signature, model.takes_array, csv)
+        return {"predictions": self.predict(model, data, frame, started)}
+
+    def predict(self, model: LoadedModel, data: Any, frame: Any, started: float) -> list[Any]:
+        """``model``'s predictions for a checked request, as JSON-able values (and logged)."""
         checked = self.contracts.check(model.contract, data, frame)
         try:
             if model.takes_array:
@@ -294,7 +319,7 @@ class ModelService:
         predictions = scoring.predictions_json(predicted)
         if self.log is not None:
             self.log.add(frame, predictions, model, (time.perf_counter() - started) * 1000, checked)
-        return {"predictions": predictions}
+        return predictions
 
     def health(self) -> dict[str, Any]:
         m = self.current
