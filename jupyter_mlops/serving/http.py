@@ -26,6 +26,7 @@ import tornado.web
 from tornado.http1connection import HTTP1Connection
 
 from jupyter_mlops.errors import InvalidInput, MlopsError, NotFound, SchemaError
+from jupyter_mlops.serving import v2
 from jupyter_mlops.serving.service import ModelService
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
@@ -102,11 +103,17 @@ class _Handler(tornado.web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         reason = self._reason if status_code != 500 else "internal error; see the server log"
-        self.finish(json.dumps({"error_code": _code(status_code), "message": reason}))
+        self.finish(self.error_json(status_code, reason))
 
     def fail(self, status: int, message: str, code: str | None = None) -> None:
         self.set_status(status)
-        self.finish(json.dumps({"error_code": code or _code(status), "message": message}))
+        self.finish(self.error_json(status, message, code))
+
+    def error_json(self, status: int, message: str, code: str | None = None) -> str:
+        """MLflow's error body; the V2 routes' is ``{"error": message}``."""
+        if self.request.path.startswith("/v2"):
+            return json.dumps({"error": message})
+        return json.dumps({"error_code": code or _code(status), "message": message})
 
 
 JSON, CSV = "application/json", "text/csv"
@@ -147,11 +154,11 @@ def _code(status: int) -> str:
 
 
 @tornado.web.stream_request_body
-class Invocations(_Handler):
-    """``POST /invocations``.
+class _Streamed(_Handler):
+    """A ``POST`` whose body streams in.
 
-    The body streams in: an oversized one is read and dropped (up to the server's hard limit) so
-    the client can read a JSON 413 instead of a reset connection.
+    An oversized body is read and dropped (up to the server's hard limit) so the client can read
+    a JSON 413 instead of a reset connection.
     """
 
     def prepare(self) -> None:
@@ -175,15 +182,14 @@ class Invocations(_Handler):
         if not self._too_large:
             self._chunks.append(chunk)
 
-    async def _invoke(self, body: bytes, csv: bool = False) -> dict[str, Any]:
-        """Predict: small requests inline (no thread hop), large ones on a worker thread.
+    async def off_loop(self, fn: Any, *args: Any) -> Any:
+        """``fn(*args)``: for a small body inline (no thread hop), else on a worker thread.
 
         So parsing and predicting a big batch never keeps ``/health`` and other clients waiting.
         """
-        if len(body) <= INLINE_BODY_BYTES:
-            return self.service.invoke(body, csv)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_LARGE_REQUESTS, self.service.invoke, body, csv)
+        if len(self.request.body) <= INLINE_BODY_BYTES:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(_LARGE_REQUESTS, fn, *args)
 
     def _refuse_size(self) -> None:
         self.service.metrics.observe(413, 0.0)
@@ -191,6 +197,10 @@ class Invocations(_Handler):
             413,
             f"The request body is larger than {MAX_BODY_BYTES >> 20} MiB; send smaller batches.",
         )
+
+
+class Invocations(_Streamed):
+    """``POST /invocations``: MLflow's scoring protocol."""
 
     async def post(self) -> None:
         if self._too_large:
@@ -203,7 +213,7 @@ class Invocations(_Handler):
             if refusal:
                 status = 415
                 return self.fail(415, refusal)
-            result = await self._invoke(self.request.body, media == CSV)
+            result = await self.off_loop(self.service.invoke, self.request.body, media == CSV)
             rows = len(result["predictions"])
             self.finish(json.dumps(result, default=str))
         except InvalidInput as e:
@@ -211,6 +221,56 @@ class Invocations(_Handler):
             self.fail(400, str(e), error_code(e))
         finally:
             self.service.metrics.observe(status, (time.perf_counter() - started) * 1000, rows)
+
+
+class V2Infer(_Streamed):
+    """``POST /v2/models/{name}[/versions/{version}]/infer``: the Open Inference Protocol."""
+
+    async def post(self, name: str, version: str | None = None) -> None:
+        if self._too_large:
+            return self._refuse_size()
+        started = time.perf_counter()
+        status, rows = 200, 0
+        self.request.body = b"".join(self._chunks)
+        try:
+            if "Inference-Header-Content-Length" in self.request.headers:
+                raise InvalidInput(
+                    "The binary tensor extension is not supported: send tensors as JSON data "
+                    "(binary_data=False in Triton's client)."
+                )
+            args = (self.service, name, version, self.request.body)
+            result = await self.off_loop(v2.infer, *args)
+            rows = result["outputs"][0]["shape"][0] if result["outputs"][0]["shape"] else 1
+            self.finish(json.dumps(result, default=str))
+        except NotFound as e:
+            status = 404
+            self.fail(404, str(e))
+        except InvalidInput as e:
+            status = 400
+            self.fail(400, str(e))
+        finally:
+            self.service.metrics.observe(status, (time.perf_counter() - started) * 1000, rows)
+
+
+class V2Get(_Handler):
+    """The V2 ``GET`` routes: server metadata and health, model metadata and readiness."""
+
+    def initialize(self, service: ModelService, inflight: InFlight, answer: str = "") -> None:
+        super().initialize(service, inflight)
+        self.answer = answer
+
+    def get(self, name: str | None = None, version: str | None = None) -> None:
+        answers = {
+            "server": lambda: v2.server_metadata(),
+            "live": lambda: {"live": True},
+            "ready": lambda: {"ready": True},
+            "model": lambda: v2.model_metadata(self.service, name or "", version),
+            "model_ready": lambda: v2.model_ready(self.service, name or "", version),
+        }
+        try:
+            self.finish(json.dumps(answers[self.answer]()))
+        except NotFound as e:
+            self.fail(404, str(e))
 
 
 class Health(_Handler):
@@ -252,17 +312,26 @@ class NotFoundHandler(_Handler):
         super().prepare()
         self.fail(
             404,
-            f"No route {self.request.path}; use POST /invocations, GET /health, /version, "
-            "/metadata or /metrics.",
+            f"No route {self.request.path[:200]}; use POST /invocations, GET /health, /version, "
+            "/metadata, /metrics, or the V2 routes under /v2 (see GET /openapi.json).",
         )
+
+
+_MODEL = r"/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?"
 
 
 def make_app(service: ModelService, inflight: InFlight | None = None) -> tornado.web.Application:
     """The tornado application for ``service``."""
-    args = {"service": service, "inflight": inflight or InFlight()}
+    args: dict[str, Any] = {"service": service, "inflight": inflight or InFlight()}
     return tornado.web.Application(
         [
             (r"/invocations", Invocations, args),
+            (r"/v2/?", V2Get, {**args, "answer": "server"}),
+            (r"/v2/health/live", V2Get, {**args, "answer": "live"}),
+            (r"/v2/health/ready", V2Get, {**args, "answer": "ready"}),
+            (_MODEL, V2Get, {**args, "answer": "model"}),
+            (_MODEL + "/ready", V2Get, {**args, "answer": "model_ready"}),
+            (_MODEL + "/infer", V2Infer, args),
             (r"/health", Health, args),
             (r"/ping", Health, args),
             (r"/version", Version, args),
