@@ -50,16 +50,43 @@ def mlmodel(descriptor: dict[str, Any], artifact_path: str) -> str:
     created = datetime.datetime.fromtimestamp(
         descriptor.get("created", 0) / 1000, tz=datetime.timezone.utc
     )
-    return json.dumps(
-        {
-            "artifact_path": artifact_path,
-            "flavors": flavors,
-            "model_uuid": uuid.uuid4().hex,
-            "run_id": descriptor.get("run_id"),
-            "utc_time_created": created.strftime("%Y-%m-%d %H:%M:%S.%f"),
-        },
-        indent=2,
-    )
+    document: dict[str, Any] = {
+        "artifact_path": artifact_path,
+        "flavors": flavors,
+        "model_uuid": uuid.uuid4().hex,
+        "run_id": descriptor.get("run_id"),
+        "utc_time_created": created.strftime("%Y-%m-%d %H:%M:%S.%f"),
+    }
+    signature = mlflow_signature(descriptor.get("signature"))
+    if signature is not None:
+        document["signature"] = signature
+    return json.dumps(document, indent=2)
+
+
+_TENSOR_DTYPES = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32",
+                  "boolean": "bool", "datetime": "datetime64[ns]"}  # fmt: skip
+
+
+def mlflow_signature(signature: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Our signature in MLflow's ``MLmodel`` form: ``inputs`` as a JSON string of its specs.
+
+    Named columns become column specs (``{"type": "double", "name": "x", "required": true}``),
+    an unnamed input a tensor spec (``{"type": "tensor", "tensor-spec": {"dtype", "shape"}}``).
+    """
+    inputs = (signature or {}).get("inputs") or []
+    if not inputs:
+        return None
+    if all(c.get("name") is not None for c in inputs):
+        specs = [
+            {"type": c.get("type", "string"), "name": str(c["name"]), "required": True}
+            for c in inputs
+        ]
+    else:
+        spec = inputs[0]
+        dtype = _TENSOR_DTYPES.get(spec.get("type", ""), "object")
+        shape = list(spec.get("shape") or [-1])
+        specs = [{"type": "tensor", "tensor-spec": {"dtype": dtype, "shape": shape}}]
+    return {"inputs": json.dumps(specs), "outputs": None, "params": None}
 
 
 def _load_pyfunc(data_path: str) -> Any:

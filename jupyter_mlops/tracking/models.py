@@ -45,6 +45,27 @@ def infer_signature(example: Any) -> dict[str, Any] | None:
     return {"inputs": [{"name": None, "type": _type_name(array.dtype), "shape": shape}]}
 
 
+def model_signature(model: Any, example: Any = None) -> dict[str, Any] | None:
+    """The input signature: from ``example`` when given, else from what a fitted model knows.
+
+    A scikit-learn model fit on a DataFrame knows its columns (``feature_names_in_``): they are
+    ``double`` for a plain estimator (it takes numbers only) and ``any`` for a pipeline or column
+    transformer (whose steps may take text). A model fit on an array knows its width
+    (``n_features_in_``). Otherwise ``None``.
+    """
+    signature = infer_signature(example)
+    if signature is not None:
+        return signature
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None and len(names):
+        kind = "any" if hasattr(model, "steps") or hasattr(model, "transformers") else "double"
+        return {"inputs": [{"name": str(n), "type": kind} for n in names]}
+    width = getattr(model, "n_features_in_", None)
+    if isinstance(width, int) and not isinstance(width, bool) and width > 0:
+        return {"inputs": [{"name": None, "type": "double", "shape": [-1, width]}]}
+    return None
+
+
 def _type_name(dtype: Any) -> str:
     kind = getattr(dtype, "kind", "O")
     return {"b": "boolean", "i": "long", "u": "long", "f": "double", "M": "datetime"}.get(
@@ -133,7 +154,7 @@ def _descriptor(
         "class": f"{type(model).__module__}.{type(model).__qualname__}",
         "python_version": platform.python_version(),
         "library_versions": _library_versions(),
-        "signature": infer_signature(input_example),
+        "signature": model_signature(model, input_example),
         "input_example": _example_records(input_example),
         "model_file": flavor.filename,
         "sha256": sha256,
