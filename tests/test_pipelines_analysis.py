@@ -415,3 +415,77 @@ def test_the_core_does_not_import_jupyter_modules(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120
     )
     assert done.returncode == 0, done.stderr
+
+
+# -- Kale's rules for untagged cells and metrics ---------------------------------------------------
+def test_an_untagged_cell_after_pipeline_parameters_is_a_parameter_cell(tmp_path):
+    notebook = make(
+        tmp_path,
+        [
+            ("import math", ["imports"]),
+            "import json",  # shared, like the imports cell above it
+            ("lr = 0.1", ["pipeline-parameters"]),
+            "epochs = 3",  # a parameter too, as Kale reads it
+            ("skipped = 1", ["skip"]),
+            "batch = 32",  # the skip cell does not break the chain
+            ("loss = math.exp(-lr * epochs * batch)\ntext = json.dumps(loss)", ["block:train"]),
+            "twice = loss * 2",  # joins the step above
+            ("print(loss)", ["pipeline-metrics"]),
+            "print(twice)",  # a metrics cell too
+        ],
+    )
+    pipeline = build_pipeline(notebook)
+    assert pipeline.parameters == {"lr": 0.1, "epochs": 3, "batch": 32}
+    (train,) = pipeline.steps
+    assert train.cells == (7, 8) and "import json" in train.prelude
+    assert inputs_of(train) == {
+        "batch": "<parameter>",
+        "epochs": "<parameter>",
+        "lr": "<parameter>",
+    }
+    assert pipeline.metrics == ("loss", "twice")
+
+
+def test_metrics_cells_that_name_parameters_keep_them(tmp_path):
+    notebook = make(
+        tmp_path,
+        [
+            ("lr = 0.1\nepochs = 3\noptimizer = 'adam'", ["pipeline-parameters"]),
+            ("data = list(range(epochs))", ["block:load"]),
+            ("loss = sum(data) * lr", ["block:train"]),
+            ("print(loss, lr, epochs)", ["pipeline-metrics"]),
+        ],
+    )
+    steps = steps_of(build_pipeline(notebook))
+    assert steps["train"].metrics == ("loss", "lr")  # the last step that reads lr
+    assert steps["load"].metrics == ("epochs",)  # the one step that reads epochs
+    assert "lr" in steps["train"].outputs and "epochs" in steps["load"].outputs
+    with open(notebook) as fh:
+        text = fh.read().replace("print(loss, lr, epochs)", "print(loss, optimizer)")
+    with open(notebook, "w") as fh:
+        fh.write(text)
+    assert "names the parameter 'optimizer' = 'adam', which is not a number" in error_of(notebook)
+
+
+def test_parameter_metrics_reach_the_local_run_and_every_target(tmp_path, tracking_store):
+    from jupyter_mlops.pipelines import export_notebook, run_pipeline
+
+    notebook = make(
+        tmp_path,
+        [
+            ("factor = 4", ["pipeline-parameters"]),
+            "offset = 1.5",
+            ("score = factor * 2 + offset", ["block:compute"]),
+            ("print(score, factor, offset)", ["pipeline-metrics"]),
+        ],
+    )
+    export_notebook(notebook, "python")
+    result = run_pipeline(tmp_path / "nb_python")
+    assert result.metrics == {"score": 9.5, "factor": 4.0, "offset": 1.5}
+    for target in ("airflow", "kfp"):
+        export_notebook(notebook, target)
+        for name in os.listdir(tmp_path / f"nb_{target}"):
+            if name.endswith(".py"):
+                source = (tmp_path / f"nb_{target}" / name).read_text()
+                compile(source, name, "exec")
+                assert "float(factor)" in source and "float(offset)" in source

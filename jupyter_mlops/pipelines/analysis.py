@@ -258,8 +258,29 @@ class _Resolver:
             if isinstance(found, Draft):
                 found.outputs.add(name)
                 found.metrics.append(name)
-            elif not isinstance(found, ParameterCell):
+            elif isinstance(found, ParameterCell):
+                self._parameter_metric(name, found.values[name], cell)
+            else:
                 self.unresolved.append((name, cell.number, METRICS))
+
+    def _parameter_metric(self, name: str, value: Any, cell: Cell) -> None:
+        """A parameter named in a metrics cell is a metric too, as in Kale.
+
+        The last step above the cell that reads it records it (else the last step above it).
+        """
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise InvalidInput(
+                f"The pipeline-metrics cell {cell.number} names the parameter {name!r} = "
+                f"{value!r}, which is not a number: metrics are numbers. Drop it from the cell."
+            )
+        above = [d for d in self.drafts if d.cells and d.position < cell.number]
+        readers = [d for d in above if d.inputs.get(name) == PARAMETER]
+        if not (readers or above):
+            return
+        step = (readers or above)[-1]
+        step.inputs[name] = PARAMETER
+        step.outputs.add(name)
+        step.metrics.append(name)
 
     def raise_unresolved(self) -> None:
         if not self.unresolved:

@@ -15,6 +15,10 @@ Kale's tags (https://github.com/kubeflow-kale/kale) are the vocabulary:
 ``skip``
     left out of the pipeline.
 
+As in Kale, an untagged code cell takes the role of the code cell above it (``skip`` cells
+aside): after a ``pipeline-parameters`` cell it holds parameters too, after ``imports`` it is
+shared code, after ``pipeline-metrics`` it names metrics.
+
 A notebook without Kale tags becomes one step per top-level markdown heading: the shallowest
 heading level used at least twice (so a single ``# Title`` over ``##`` sections splits on the
 sections). ``single_step=True``, or a notebook without headings, gives one step (kale #923).
@@ -80,6 +84,8 @@ def split_cells(cells: tuple[Cell, ...], name: str, single_step: bool = False) -
     single_step : bool
         One step for all code cells (tags other than parameters, metrics and skip ignored).
     """
+    if not single_step and any(_is_kale(tag) for c in cells for tag in c.tags):
+        cells = _inherit_roles(cells)
     code = [c for c in cells if c.kind == "code" and c.source.strip()]
     layout = Layout(
         blocks=(),
@@ -95,6 +101,31 @@ def split_cells(cells: tuple[Cell, ...], name: str, single_step: bool = False) -
         blocks = _heading_blocks(cells) or _one_block(cells, name, keep_shared=False)
     _check_prev(blocks)
     return replace(layout, blocks=blocks)
+
+
+def _inherit_roles(cells: tuple[Cell, ...]) -> tuple[Cell, ...]:
+    """Untagged code cells with the role tag of the code cell above (Kale's rule).
+
+    Step cells need nothing: an untagged cell already joins the step above it.
+    """
+    out, above = [], None
+    for cell in cells:
+        untagged = _role(cell) == "step" and not any(t.startswith(STEP_PREFIXES) for t in cell.tags)
+        if cell.kind == "code" and untagged and above:
+            cell = replace(cell, tags=(*cell.tags, above))
+        if cell.kind == "code" and _role(cell) != "skip":
+            above = _role_tag(cell)
+        out.append(cell)
+    return tuple(out)
+
+
+def _role_tag(cell: Cell) -> str | None:
+    """The tag that gives ``cell`` its role, unless it is a step cell."""
+    for wanted in (PARAMETER_TAGS, METRICS_TAGS, SHARED_TAGS):
+        found = sorted(set(cell.tags) & wanted)
+        if found:
+            return found[0]
+    return None
 
 
 def _is_kale(tag: str) -> bool:
