@@ -323,6 +323,17 @@ class SweepHandler(MlopsHandler):
         await self.reply(_sweep, name, self.get_query_argument("experiment", None))
 
 
+class OpenApiHandler(MlopsHandler):
+    """``GET openapi.json``: the OpenAPI 3 document of these routes."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        """The document, its server URL below this server's base URL."""
+        from jupyter_mlops.jupyter.openapi import document
+
+        self.send(document(self.settings.get("base_url", "/")))
+
+
 def _sweeps(experiment: str | None) -> dict[str, Any]:
     from jupyter_mlops.sweeps.views import list_sweeps
 
@@ -359,6 +370,7 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     (r"export", ExportHandler),
     (r"sweeps", SweepsHandler),
     (rf"sweeps/{_NAME}", SweepHandler),
+    (r"openapi.json", OpenApiHandler),
 ]
 """Each route's path below ``/jupyter-mlops/api/`` (a regex) and its handler."""
 

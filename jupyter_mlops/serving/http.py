@@ -290,6 +290,15 @@ class Version(_Handler):
         self.finish(__version__)
 
 
+class OpenApi(_Handler):
+    """``GET /openapi.json``: this server's OpenAPI 3 document."""
+
+    def get(self) -> None:
+        from jupyter_mlops.serving.openapi import document
+
+        self.finish(json.dumps(document()))
+
+
 class Metadata(_Handler):
     """``GET /metadata``: model name, version, signature."""
 
@@ -335,6 +344,7 @@ def make_app(service: ModelService, inflight: InFlight | None = None) -> tornado
             (r"/health", Health, args),
             (r"/ping", Health, args),
             (r"/version", Version, args),
+            (r"/openapi.json", OpenApi, args),
             (r"/metadata", Metadata, args),
             (r"/metrics", PromMetrics, args),
         ],
