@@ -51,53 +51,69 @@ def _schema(body: dict) -> dict:
 
 
 SCHEMAS = {
-    "server_metadata": _schema({
-        "type": "object",
-        "required": ["name", "version", "extensions"],
-        "properties": {
-            "name": {"type": "string"},
-            "version": {"type": "string"},
-            "extensions": {"type": "array", "items": {"type": "string"}},
-        },
-    }),
-    "model_metadata": _schema({
-        "type": "object",
-        "required": ["name", "platform"],
-        "properties": {
-            "name": {"type": "string"},
-            "versions": {"type": "array", "items": {"type": "string"}},
-            "platform": {"type": "string"},
-            "inputs": {"type": "array", "items": {"$ref": "#/$defs/metadata_tensor"}},
-            "outputs": {"type": "array", "items": {"$ref": "#/$defs/metadata_tensor"}},
-        },
-    }),
-    "inference_request": _schema({
-        "type": "object",
-        "required": ["inputs"],
-        "properties": {
-            "id": {"type": "string"},
-            "parameters": _PARAMETERS,
-            "inputs": {"type": "array", "items": {"$ref": "#/$defs/request_input"}},
-            "outputs": {"type": "array", "items": {
-                "type": "object", "required": ["name"],
-                "properties": {"name": {"type": "string"}, "parameters": _PARAMETERS},
-            }},
-        },
-    }),  # fmt: skip
-    "inference_response": _schema({
-        "type": "object",
-        "required": ["model_name", "outputs"],
-        "properties": {
-            "model_name": {"type": "string"},
-            "model_version": {"type": "string"},
-            "id": {"type": "string"},
-            "parameters": _PARAMETERS,
-            "outputs": {"type": "array", "items": {"$ref": "#/$defs/response_output"}},
-        },
-    }),
-    "error": _schema({
-        "type": "object", "required": ["error"], "properties": {"error": {"type": "string"}},
-    }),  # fmt: skip
+    "server_metadata": _schema(
+        {
+            "type": "object",
+            "required": ["name", "version", "extensions"],
+            "properties": {
+                "name": {"type": "string"},
+                "version": {"type": "string"},
+                "extensions": {"type": "array", "items": {"type": "string"}},
+            },
+        }
+    ),
+    "model_metadata": _schema(
+        {
+            "type": "object",
+            "required": ["name", "platform"],
+            "properties": {
+                "name": {"type": "string"},
+                "versions": {"type": "array", "items": {"type": "string"}},
+                "platform": {"type": "string"},
+                "inputs": {"type": "array", "items": {"$ref": "#/$defs/metadata_tensor"}},
+                "outputs": {"type": "array", "items": {"$ref": "#/$defs/metadata_tensor"}},
+            },
+        }
+    ),
+    "inference_request": _schema(
+        {
+            "type": "object",
+            "required": ["inputs"],
+            "properties": {
+                "id": {"type": "string"},
+                "parameters": _PARAMETERS,
+                "inputs": {"type": "array", "items": {"$ref": "#/$defs/request_input"}},
+                "outputs": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {"name": {"type": "string"}, "parameters": _PARAMETERS},
+                    },
+                },
+            },
+        }
+    ),  # fmt: skip
+    "inference_response": _schema(
+        {
+            "type": "object",
+            "required": ["model_name", "outputs"],
+            "properties": {
+                "model_name": {"type": "string"},
+                "model_version": {"type": "string"},
+                "id": {"type": "string"},
+                "parameters": _PARAMETERS,
+                "outputs": {"type": "array", "items": {"$ref": "#/$defs/response_output"}},
+            },
+        }
+    ),
+    "error": _schema(
+        {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {"type": "string"}},
+        }
+    ),  # fmt: skip
 }
 
 
