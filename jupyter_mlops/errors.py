@@ -20,10 +20,11 @@ class InvalidInput(MlopsError, ValueError):
 
 
 class SchemaError(InvalidInput):
-    """A scoring request that parses but does not fit the model's input signature.
+    """A scoring request whose columns or shape do not fit the model's input signature.
 
     MLflow's scoring server answers these with ``INVALID_PARAMETER_VALUE`` (a body that does not
-    parse is a ``BAD_REQUEST``); the model server does the same.
+    parse, or a value that does not convert to its column's type, is a ``BAD_REQUEST``); the
+    model server does the same.
     """
 
 

@@ -145,7 +145,7 @@ BAD, INVALID = "BAD_REQUEST", "INVALID_PARAMETER_VALUE"  # unreadable; not fitti
         (b'{"instances": [[1e999, 1, 1, 1]]}', BAD, "out of range for a 64-bit float"),
         (b'{"instances": [[Infinity, 1, 1, 1]]}', BAD, "Infinity is not a number the model"),
         (SPLIT + b"[[NaN, 1, 1, 1]]}}", BAD, "Input X contains NaN"),
-        (SPLIT + b"[[" + b"[" * 900 + b"]" * 900 + b", 1, 1, 1]]}}", INVALID, "must be numeric"),
+        (SPLIT + b"[[" + b"[" * 900 + b"]" * 900 + b", 1, 1, 1]]}}", BAD, "must be numeric"),
         (b"\xff\xfe\x00{", BAD, "not valid JSON"),
         (b'{"instances": "' + b"x" * 100_000 + b'"}', BAD, "list of rows"),
         (b'{"dataframe_split": {"columns": [1, 2], "data": [[{}]]}}', BAD, "dataframe_split"),

@@ -15,12 +15,13 @@ column is named, and an extra column is ignored.
 
 :func:`read_request` is the one place where a request is parsed and checked: every problem
 raises :class:`~jupyter_mlops.errors.InvalidInput` with a message naming it, which the HTTP
-layer turns into a 400 JSON body — a :class:`~jupyter_mlops.errors.SchemaError` (MLflow's
-``INVALID_PARAMETER_VALUE``) when the body parsed but does not fit the signature. Numbers must
-fit a 64-bit float (a 1,000-digit integer, ``1e999`` or ``Infinity`` is refused), ``NaN`` is a
-missing value where a column may have one (not in ``long``, ``integer`` or ``boolean`` columns),
-and values of integer columns must be whole and within their type's range. JSON nested deeper
-than the decoder allows is refused too.
+layer turns into a 400 JSON body (MLflow's ``BAD_REQUEST``) — a
+:class:`~jupyter_mlops.errors.SchemaError` (MLflow's ``INVALID_PARAMETER_VALUE``) when the
+body's columns or shape do not fit the signature (a missing column, bare rows, no rows).
+Numbers must fit a 64-bit float (a 1,000-digit integer, ``1e999`` or ``Infinity`` is refused),
+``NaN`` is a missing value where a column may have one (not in ``long``, ``integer`` or
+``boolean`` columns), and values of integer columns must be whole and within their type's range.
+JSON nested deeper than the decoder allows is refused too.
 """
 
 from __future__ import annotations
@@ -69,15 +70,18 @@ def read_request(
 
 
 def conform_checked(data: Any, signature: dict[str, Any] | None, as_array: bool = False) -> Any:
-    """:func:`conform`, every problem a :class:`SchemaError` naming it."""
+    """:func:`conform`, numpy's and pandas' own errors an ``InvalidInput`` naming the problem.
+
+    As in MLflow, a value that does not convert to its column's type is an ``InvalidInput``
+    (``BAD_REQUEST``); a request whose columns or shape do not fit is a ``SchemaError``
+    (``INVALID_PARAMETER_VALUE``).
+    """
     try:
         return conform(data, signature, as_array)
-    except SchemaError:
+    except InvalidInput:
         raise
-    except InvalidInput as e:
-        raise SchemaError(str(e)) from None
     except (ValueError, TypeError, OverflowError, RecursionError) as e:  # numpy's and pandas' own
-        raise SchemaError(f"The request does not fit the model's signature: {e}.") from None
+        raise InvalidInput(f"The request does not fit the model's signature: {e}.") from None
 
 
 def parse_csv(body: bytes) -> Any:
@@ -208,7 +212,7 @@ def conform(data: Any, signature: dict[str, Any] | None, as_array: bool = False)
     inputs = (signature or {}).get("inputs") or []
     named = [col for col in inputs if col.get("name") is not None]
     if len(data) == 0:
-        raise InvalidInput("The request has no rows.")
+        raise SchemaError("The request has no rows.")
     if isinstance(data, RowList) and data.columns is None and named:
         data = _name_rows(data, named)
     if isinstance(data, RowList):
@@ -304,7 +308,7 @@ def _rows_to_frame(rows: RowList, named: list[dict[str, Any]]) -> Any:
     if not named:
         return array
     if array.ndim != 2 or array.shape[1] != len(named):
-        raise InvalidInput(
+        raise SchemaError(
             f"Each row must have {len(named)} values, in this order: "
             f"{', '.join(c['name'] for c in named)}."
         )
@@ -364,7 +368,7 @@ def _check_array(array: Any, inputs: list[dict[str, Any]]) -> Any:
     if array.ndim == 1:
         array = array.reshape(1, -1)
     if shape and len(shape) == 2 and shape[1] not in (-1, None) and array.shape[1] != shape[1]:
-        raise InvalidInput(f"Each row must have {shape[1]} values; got {array.shape[1]}.")
+        raise SchemaError(f"Each row must have {shape[1]} values; got {array.shape[1]}.")
     try:
         return array.astype("float64") if inputs and inputs[0].get("type") in NUMERIC else array
     except (TypeError, ValueError):
