@@ -92,7 +92,14 @@ def _paths() -> dict[str, Any]:
     )
     artifact = {"description": "The artifact's bytes.", "content": {"*/*": {"schema": {}}}}
     promote = _object(
-        "alias", "version", alias={"type": "string"}, version={}, checks={}, force={}, reason={}
+        "alias",
+        "version",
+        alias={"type": "string"},
+        version={},
+        checks={},
+        thresholds={},
+        force={},
+        reason={},
     )
     export = _object("path", path={"type": "string"}, target={"type": "string"}, single_step={})
     exported = _object(
