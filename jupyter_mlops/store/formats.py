@@ -58,10 +58,25 @@ def summarize(summaries: dict[str, dict[str, Any]], points: list[MetricPoint]) -
         if value == value:  # NaN never becomes a min or max
             cur["min"] = value if cur["min"] is None else min(cur["min"], value)
             cur["max"] = value if cur["max"] is None else max(cur["max"], value)
-        if step >= cur.get("step", step):
+        if _is_latest(step, ts, value, cur):
             cur.update(last=value, step=step, timestamp=ts)
         out[key] = cur
     return out
+
+
+def _is_latest(step: int, ts: int, value: float, cur: dict[str, Any]) -> bool:
+    """Whether a point replaces the summary's ``last``.
+
+    MLflow's rule: the greatest ``(step, timestamp, value)``; a NaN ``last`` gives way to a
+    number logged at the same step and time.
+    """
+    if "step" not in cur or step != cur["step"]:
+        return "step" not in cur or step > cur["step"]
+    before = cur.get("timestamp")
+    if before is None or ts != before:
+        return before is None or ts > before
+    last = cur.get("last")
+    return last is None or last != last or value > last
 
 
 def clean_artifact_path(path: str) -> str:

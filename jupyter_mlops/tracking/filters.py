@@ -46,6 +46,8 @@ _PREFIXES = {
     "metric": "metrics",
     "params": "params",
     "param": "params",
+    "parameters": "params",
+    "parameter": "params",
     "tags": "tags",
     "tag": "tags",
     "attributes": "attributes",
@@ -64,7 +66,11 @@ _ALIASES = {
     "name": "run_name",
     "duration": "duration_s",
     "user_id": "user",
+    "created": "start_time",  # MLflow's aliases, as its search_utils translates them
+    "run name": "run_name",
 }
+# MLflow's system tags the embedded store does not write: read from the attribute they mirror.
+_SYSTEM_TAGS = {"mlflow.runName": "run_name", "mlflow.user": "user"}
 _DATASET_KEYS = ("name", "digest", "context")
 
 
@@ -102,8 +108,7 @@ def _next_token(text: str, pos: int) -> Token:
         value, end = _read_quoted(text, pos, "string")
         return Token("str", text[pos:end], pos, value)
     if char == "`":
-        hint = "back-ticks quote a key right after a prefix, e.g. metrics.`my metric`"
-        raise FilterError(hint, text, pos, char)
+        return _backticked_token(text, pos)
     for op in _OPERATORS:
         if text.startswith(op, pos):
             return Token("op", op, pos)
@@ -146,12 +151,27 @@ def _number_token(text: str, match: re.Match[str]) -> Token:
     return Token("num", match.group(), match.start(), parse_number(match.group()))
 
 
+def _backticked_token(text: str, pos: int) -> Token:
+    """`` `metric`.acc `` (a quoted prefix, as MLflow allows) or `` `Run name` `` (an attribute)."""
+    word, end = _read_quoted(text, pos, "back-ticked name")
+    if not word:
+        raise FilterError("empty back-ticked name", text, pos, text[pos:end])
+    if text.startswith(".", end):
+        return _ident_token(text, pos, end, word)
+    return Token("word", text[pos:end], pos, word)
+
+
 def _word_token(text: str, match: re.Match[str]) -> Token:
     word, start, end = match.group(), match.start(), match.end()
     if not text.startswith(".", end):
         if word.isascii() and word.upper() in _KEYWORDS:
             return Token("kw", word, start, word.upper())
         return Token("word", word, start, word)
+    return _ident_token(text, start, end, word)
+
+
+def _ident_token(text: str, start: int, end: int, word: str) -> Token:
+    """``prefix.key`` where the prefix ``word`` ends at ``end`` (the ``.``)."""
     key_start = end + 1
     if text[key_start : key_start + 1] in ("`", '"'):
         key, key_end = _read_quoted(text, key_start, "quoted key")
@@ -162,7 +182,7 @@ def _word_token(text: str, match: re.Match[str]) -> Token:
         raise FilterError(f"missing key after '{word}.'", text, key_start, found)
     if not key:
         raise FilterError(f"empty key after '{word}.'", text, key_start, text[key_start:key_end])
-    return Token("ident", text[start:key_end], start, (word, key))
+    return Token("ident", text[start:key_end], start, (word, key, end - start))
 
 
 @functools.lru_cache(maxsize=16384)
@@ -261,6 +281,24 @@ def _attribute(name: str) -> Callable[[Run], Any]:
     return lambda run: _as_text(run.get(name))
 
 
+def _artifact_uri(run: Run) -> str | None:
+    """Where the run's artifacts are: the backend's location, else the run's ``runs:/`` URI."""
+    uri = run.get("artifact_uri")
+    if uri is None and run.get("run_id") is not None:
+        return f"runs:/{run['run_id']}"
+    return _as_text(uri)
+
+
+def _system_tag_getter(key: str) -> Callable[[Run], Any]:
+    tag, attribute = _text_getter("tags", key), _ATTRIBUTES[_SYSTEM_TAGS[key]]("").get
+
+    def get(run: Run) -> Any:
+        value = tag(run)
+        return attribute(run) if value is None else value
+
+    return get
+
+
 _ATTRIBUTES: dict[str, Callable[[str], Field]] = {
     "run_id": lambda n: Field(n, "text", _attribute("run_id")),
     "run_name": lambda n: Field(n, "text", _attribute("run_name")),
@@ -272,6 +310,7 @@ _ATTRIBUTES: dict[str, Callable[[str], Field]] = {
     "experiment_id": lambda n: Field(n, "text", _attribute("experiment_id")),
     "parent_run_id": lambda n: Field(n, "text", _attribute("parent_run_id")),
     "user": lambda n: Field(n, "text", _user),
+    "artifact_uri": lambda n: Field(n, "text", _artifact_uri),
 }
 
 
@@ -290,16 +329,19 @@ def _suggest(word: str, choices: Any) -> str:
 
 def resolve_field(token: Token, text: str) -> Field:
     """The :class:`Field` an ``ident`` token names; ``FilterError`` for unknown prefixes or keys."""
-    prefix, key = token.value
+    prefix, key, prefix_len = token.value
     section = _PREFIXES.get(prefix.lower())
-    key_pos = token.pos + len(prefix) + 1
-    raw_key = token.text[len(prefix) + 1 :]
+    key_pos = token.pos + prefix_len + 1
+    raw_key = token.text[prefix_len + 1 :]
     if section is None:
         hint = _suggest(prefix.lower(), _SECTIONS) or f"; use {', '.join(_SECTIONS)}"
-        raise FilterError(f"unknown prefix {prefix!r}{hint}", text, token.pos, prefix)
+        written = token.text[:prefix_len]
+        raise FilterError(f"unknown prefix {written!r}{hint}", text, token.pos, written)
     name = f"{section}.{key}" if _KEY.fullmatch(key) else f"{section}.`{key}`"
     if section == "metrics":
         return Field(name, "number", _metric_getter(key), path=(section, key))
+    if section == "tags" and key in _SYSTEM_TAGS:
+        return Field(name, "text", _system_tag_getter(key))
     if section in ("params", "tags"):
         return Field(name, "text", _text_getter(section, key), path=(section, key))
     if section == "datasets":
@@ -307,23 +349,32 @@ def resolve_field(token: Token, text: str) -> Field:
             hint = _suggest(key, _DATASET_KEYS) or f"; use one of {', '.join(_DATASET_KEYS)}"
             raise FilterError(f"unknown dataset field {key!r}{hint}", text, key_pos, raw_key)
         return Field(name, "many", _dataset_getter(key))
-    attribute = _ALIASES.get(key.lower(), key.lower())
-    if attribute not in _ATTRIBUTES:
+    attribute = _attribute_name(key)
+    if attribute is None:
         hint = _suggest(key, [*_ATTRIBUTES, *_ALIASES]) or f" (known: {', '.join(_ATTRIBUTES)})"
         raise FilterError(f"unknown attribute {key!r}{hint}", text, key_pos, raw_key)
     return _ATTRIBUTES[attribute](f"attributes.{attribute}")
 
 
-def bare_word_error(token: Token, text: str) -> FilterError:
-    """The error for a field written without a prefix, with the likely fix."""
-    word = token.text
+def _attribute_name(key: str) -> str | None:
+    attribute = _ALIASES.get(key.lower(), key.lower())
+    return attribute if attribute in _ATTRIBUTES else None
+
+
+def bare_field(token: Token, text: str) -> Field:
+    """A field written without a prefix: an attribute, as MLflow reads ``run_name = 'x'``.
+
+    Anything else is a ``FilterError`` with the likely fix (``metrics.acc`` for ``acc``).
+    """
+    word = token.value
+    attribute = _attribute_name(word)
+    if attribute is not None:
+        return _ATTRIBUTES[attribute](f"attributes.{attribute}")
     if word.lower() in _PREFIXES:
-        return FilterError(f"{word!r} needs a key: write {word}.<key>", text, token.pos, word)
-    if word in _ATTRIBUTES or word in _ALIASES:
-        hint = f"did you mean attributes.{_ALIASES.get(word, word)}?"
-    else:
-        hint = f"did you mean metrics.{word} or params.{word}?"
-    return FilterError(f"field {word!r} needs a prefix: {hint}", text, token.pos, word)
+        message = f"{token.text!r} needs a key: write {word}.<key>"
+        raise FilterError(message, text, token.pos, token.text)
+    hint = f"did you mean metrics.{word} or params.{word}?"
+    raise FilterError(f"unknown field {token.text!r}: {hint}", text, token.pos, token.text)
 
 
 # -- literals and comparisons ------------------------------------------------------------------

@@ -167,6 +167,8 @@ class _Parser:
         token = self.take()
         if token.kind == "ident":
             return self.condition(filters.resolve_field(token, self.text), token)
+        if token.kind == "word":
+            return self.condition(filters.bare_field(token, self.text), token)
         if token.kind != "(":
             raise self.missing_condition(token)
         inner = self.or_expr()
@@ -236,8 +238,6 @@ class _Parser:
         return self.fail(f"expected a value after {after.text!r}, found {token.text!r}", token)
 
     def missing_condition(self, token: Token) -> FilterError:
-        if token.kind == "word":
-            return filters.bare_word_error(token, self.text)
         example = "e.g. metrics.acc > 0.9"
         if token.kind == "end":
             return self.fail(f"the filter ends where a condition should follow ({example})", token)
@@ -325,7 +325,7 @@ def server_filter(text: str | None) -> str | None:
 def _server_condition(tokens: list[Token]) -> str | None:
     if len(tokens) != 3 or tokens[0].kind != "ident":
         return None
-    (prefix, key), op, value = tokens[0].value, tokens[1], tokens[2]
+    (prefix, key, _), op, value = tokens[0].value, tokens[1], tokens[2]
     section = filters.SECTION_OF.get(prefix.lower())
     if "`" in key or section not in ("metrics", "params", "tags"):
         return None
@@ -400,11 +400,12 @@ def _order_clause(text: str) -> list[OrderKey]:
 
 def _order_field(token: Token, text: str) -> Field:
     if token.kind == "word":
-        raise filters.bare_word_error(token, text)
-    if token.kind != "ident":
+        field = filters.bare_field(token, text)
+    elif token.kind == "ident":
+        field = filters.resolve_field(token, text)
+    else:
         message = "expected a field to order by, e.g. 'metrics.acc DESC'"
         raise FilterError(message, text, token.pos, token.text)
-    field = filters.resolve_field(token, text)
     if field.kind == "many":
         message = f"cannot order by {field.name}: a run may have several datasets"
         raise FilterError(message, text, token.pos, token.text)
@@ -415,14 +416,21 @@ _TIEBREAKERS = parse_order_by(["attributes.start_time DESC", "attributes.run_id 
 
 
 def _sort_key(field: Field, descending: bool) -> Any:
-    """A key that sorts numbers before text, and NULL (or NaN) last once ``reverse`` is applied."""
+    """A key that sorts numbers before text, then NaN, then NULL, once ``reverse`` is applied.
+
+    That is MLflow's order in both directions: ``ASC`` and ``DESC`` both end with the runs whose
+    value is NaN, followed by those without one.
+    """
     get, fold, numeric = field.get, field.fold, field.kind == "number"
-    null = (0 if descending else 2, 0, 0, "")
+    null = (0 if descending else 3, 0, 0, "")
+    nan = (0 if descending else 2, 1, 0, "")
 
     def key(run: Run) -> tuple[int, int, Any, str]:
         value = get(run)
-        if value is None or (isinstance(value, float) and math.isnan(value)):
+        if value is None:
             return null
+        if isinstance(value, float) and math.isnan(value):
+            return nan
         number = value if numeric else filters.parse_number(value)
         if number is not None:
             return (1, 0, number, "")
