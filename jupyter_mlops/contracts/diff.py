@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.contracts.model import RULE_KEYS, DataContract
+from jupyter_mlops.contracts.keys import RULE_KEYS
+
+if TYPE_CHECKING:
+    from jupyter_mlops.contracts.model import DataContract
 
 
 @dataclass(frozen=True)

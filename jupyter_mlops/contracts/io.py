@@ -2,7 +2,7 @@
 
 YAML is written with PyYAML's safe dumper, block style for mappings and flow style for short
 lists (``range: [18, 95]``, ``categories: [a, b]``), keys in the order of
-:data:`~jupyter_mlops.contracts.model.RULE_KEYS`. It is read with ``yaml.safe_load``, so a
+:data:`~jupyter_mlops.contracts.keys.RULE_KEYS`. It is read with ``yaml.safe_load``, so a
 contract file can never run code. PyYAML comes with ``jupyter_events`` (a dependency of
 ``jupyter_server``), so it is always installed where jupyter_mlops is.
 """

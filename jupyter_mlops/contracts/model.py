@@ -31,23 +31,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from jupyter_mlops.contracts.keys import RULE_KEYS
 from jupyter_mlops.errors import InvalidInput, NotFound
 
 KINDS = ("numeric", "datetime", "boolean", "categorical", "identifier")
 FORMAT_VERSION = 1
-#: The keys of one column in a saved contract, in the order they are written.
-RULE_KEYS = (
-    "kind",
-    "dtype",
-    "integer",
-    "nullable",
-    "max_missing",
-    "range",
-    "categories",
-    "unique",
-    "optional",
-    "profile",
-)
 _SCALARS = (str, int, float, bool)
 
 

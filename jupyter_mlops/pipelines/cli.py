@@ -67,25 +67,10 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from jupyter_mlops.pipelines.runner import parse_parameters, run_pipeline
+    from jupyter_mlops.pipelines.runner import parse_parameters, print_run, run_pipeline
 
     _use_store(args)
     params = parse_parameters(args.param)
     result = run_pipeline(args.folder, params, force=args.force, experiment=args.experiment)
     print_run(result)
     return 0
-
-
-def print_run(result: Any) -> None:
-    """One line per step, then one summary line."""
-    width = max((len(s.name) for s in result.steps), default=4)
-    for step in result.steps:
-        mark, what = ("↷", "cached") if step.cached else ("✓", f"{step.duration_s:.2f}s")
-        print(f"{mark} {step.name:<{width}}  {what}")
-    ran = sum(not s.cached for s in result.steps)
-    metrics = " ".join(f"{k}={v:.4g}" for k, v in result.metrics.items())
-    print(
-        f"✓ pipeline {result.name} · run {result.run_id[:8]} · {ran} ran, "
-        f"{len(result.steps) - ran} cached{' · ' + metrics if metrics else ''} · "
-        f"{result.duration_s:.2f}s"
-    )

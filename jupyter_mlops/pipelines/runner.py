@@ -302,7 +302,6 @@ def main(argv: list[str]) -> int:
     import argparse
 
     from jupyter_mlops.errors import MlopsError
-    from jupyter_mlops.pipelines.cli import print_run
 
     parser = argparse.ArgumentParser(prog=os.path.basename(argv[0]))
     parser.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", default=[])
@@ -319,3 +318,18 @@ def main(argv: list[str]) -> int:
         return 2
     print_run(result)
     return 0
+
+
+def print_run(result: Any) -> None:
+    """One line per step, then one summary line."""
+    width = max((len(s.name) for s in result.steps), default=4)
+    for step in result.steps:
+        mark, what = ("↷", "cached") if step.cached else ("✓", f"{step.duration_s:.2f}s")
+        print(f"{mark} {step.name:<{width}}  {what}")
+    ran = sum(not s.cached for s in result.steps)
+    metrics = " ".join(f"{k}={v:.4g}" for k, v in result.metrics.items())
+    print(
+        f"✓ pipeline {result.name} · run {result.run_id[:8]} · {ran} ran, "
+        f"{len(result.steps) - ran} cached{' · ' + metrics if metrics else ''} · "
+        f"{result.duration_s:.2f}s"
+    )

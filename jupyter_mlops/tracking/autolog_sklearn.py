@@ -35,7 +35,7 @@ from jupyter_mlops.store import get_store
 from jupyter_mlops.tracking import fluent
 
 if TYPE_CHECKING:
-    from jupyter_mlops.tracking.autolog import AutologSession
+    from jupyter_mlops.tracking.autolog_session import AutologSession
 
 TOP_CANDIDATES = 5
 CV_KEYS = ("mean_test_", "std_test_", "rank_test_", "mean_train_", "std_train_", "mean_fit_time")
@@ -290,7 +290,7 @@ def log_metric_call(name: str, args: tuple, kwargs: dict, result: Any, caller: F
     target = args[0] if args else kwargs.get("y_true", kwargs.get("labels_true", kwargs.get("X")))
     variable = variable_name(target, caller, depth=1) if target is not None else None
     key = f"{name}_{variable}" if variable else name
-    from jupyter_mlops.tracking.autolog import active_session
+    from jupyter_mlops.tracking.autolog_session import active_session
 
     session = active_session()
     if session is not None:  # logged when the cell ends, unless the user logs it (-m) too
