@@ -6,6 +6,7 @@ The ``store_dir`` and ``shell`` fixtures live in ``fixtures_store.py``, a plugin
 from __future__ import annotations
 
 from jupyter_mlops.jupyter import magics
+from jupyter_mlops.store import get_store
 from jupyter_mlops.tracking import context, fluent
 
 
@@ -18,7 +19,7 @@ def runs() -> list[fluent.Run]:
     """Every run of the store, in the order they were created, captures written."""
     context.wait_for_captures(60)
     fluent._tracker.flush()
-    return [fluent.get_run(doc["run_id"]) for doc in fluent._tracker.store().list_runs()]
+    return [fluent.get_run(doc["run_id"]) for doc in get_store().list_runs()]
 
 
 def top_runs() -> list[fluent.Run]:

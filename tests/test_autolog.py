@@ -11,6 +11,7 @@ import textwrap
 import pytest
 from magic_fixtures import runs, top_runs
 
+from jupyter_mlops.store import get_store
 from jupyter_mlops.tracking import autolog, autolog_sklearn, fluent
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,7 +37,7 @@ def track(ip, source: str, flags: str = ""):
 
 
 def artifact_json(run, path):
-    with open(fluent._tracker.store().artifact_file(run.id, path), encoding="utf-8") as fh:
+    with open(get_store().artifact_file(run.id, path), encoding="utf-8") as fh:
         return json.load(fh)
 
 

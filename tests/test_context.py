@@ -10,6 +10,7 @@ import pytest
 from magic_fixtures import runs
 
 import jupyter_mlops as mlops
+from jupyter_mlops.store import get_store
 from jupyter_mlops.tracking import context, fluent
 
 
@@ -40,7 +41,7 @@ def repo(tmp_path):
 
 
 def artifact_text(run, path):
-    with open(fluent._tracker.store().artifact_file(run.id, path), encoding="utf-8") as fh:
+    with open(get_store().artifact_file(run.id, path), encoding="utf-8") as fh:
         return fh.read()
 
 

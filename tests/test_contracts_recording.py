@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 
 import jupyter_mlops as mlops
 from jupyter_mlops.errors import IntegrityError, NotFound
-from jupyter_mlops.tracking import fluent
+from jupyter_mlops.store import get_store
 from jupyter_mlops.tracking.models import REFERENCE_ROWS, read_descriptor
 
 ROWS = REFERENCE_ROWS * 3  # more than the drift reference sample keeps
@@ -53,7 +53,7 @@ def test_autolog_records_the_contract_of_the_whole_training_data(shell, training
     assert dataset["contract"]["path"].endswith("/contract.yaml")
     from_dataset = mlops.load_contract(f"runs:/{run.id}/{dataset['contract']['path']}")
     assert from_dataset == contract and from_dataset.source == {"dataset": "X"}
-    text = open(fluent._tracker.store().artifact_file(run.id, dataset["contract"]["path"])).read()
+    text = open(get_store().artifact_file(run.id, dataset["contract"]["path"])).read()
     assert "kind: numeric" in text and "range: [" in text  # readable YAML
 
 
@@ -102,9 +102,7 @@ def test_unprofilable_training_data_costs_the_contract_not_the_model(tracking_st
 
     with mlops.start_run() as run:
         with pytest.warns(UserWarning, match="No data contract for 'model'.*shape"):
-            entry = record_model_contract(
-                fluent._tracker.store(), run.id, "model", None, np.zeros((2, 2, 2))
-            )
+            entry = record_model_contract(get_store(), run.id, "model", None, np.zeros((2, 2, 2)))
     assert entry is None
     assert mlops.profile([{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]).columns == ["a", "b"]
 

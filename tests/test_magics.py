@@ -15,6 +15,7 @@ from magic_fixtures import runs, top_runs, tracking_magics
 
 from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.jupyter import magics
+from jupyter_mlops.store import get_store
 from jupyter_mlops.tracking import fluent
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -22,7 +23,7 @@ LINE = re.compile(r"^✓ run (\S+) · ([0-9a-f]{8}) · (.+?) · (.*)(\d+\.\d\ds)
 
 
 def artifact_text(run: fluent.Run, path: str) -> str:
-    with open(fluent._tracker.store().artifact_file(run.id, path), encoding="utf-8") as fh:
+    with open(get_store().artifact_file(run.id, path), encoding="utf-8") as fh:
         return fh.read()
 
 

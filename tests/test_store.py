@@ -22,7 +22,7 @@ def store(request, tmp_path, monkeypatch):
         return EmbeddedStore.open("memory:")
     if request.param == "disk":
         return EmbeddedStore.open(str(tmp_path / "store"))
-    from jupyter_mlops.store.mlflow_store import MlflowStore
+    from jupyter_mlops.store.mlflow import MlflowStore
 
     monkeypatch.setenv("JUPYTER_MLOPS_CACHE", str(tmp_path / "cache"))
     return MlflowStore("mlflow+" + request.getfixturevalue("mlflow_server"))

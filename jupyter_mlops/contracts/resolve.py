@@ -66,16 +66,13 @@ def find_model_contract(uri: str) -> DataContract | None:
     ``runs:/<run_id>/<path>.yaml`` (or ``.json``) is a contract artifact itself, e.g. the one
     ``log_dataset`` recorded.
     """
-    from jupyter_mlops.tracking.models import parse_runs_uri, read_descriptor
+    from jupyter_mlops.store import get_store, refs
+    from jupyter_mlops.tracking.models import read_descriptor
 
-    if uri.startswith("models:/"):
-        from jupyter_mlops.registry.registry import resolve_model_uri
-
-        version = resolve_model_uri(uri)
-        if version.contract:
-            return read_artifact_contract(version.run_id, version.contract)
-        uri = version.source
-    run_id, path = parse_runs_uri(uri)
+    ref = refs.resolve(get_store(), uri, folders=False)
+    if ref.registered is not None and ref.registered.contract:
+        return read_artifact_contract(ref.registered.run_id, ref.registered.contract)
+    run_id, path = str(ref.run_id), str(ref.path)
     if path.lower().endswith((".yaml", ".yml", ".json")):
         return read_artifact_contract(run_id, {"path": path})
     entry = read_descriptor(run_id, path).get("contract")

@@ -65,11 +65,12 @@ def deployment_doc(name: Any) -> dict[str, Any]:
     """The stored record of deployment ``name``; ``NotFound`` lists the known ones."""
     if not isinstance(name, str) or not name:
         raise InvalidInput(f"Name a deployment, e.g. monitor('churn-prod'), not {name!r}.")
-    docs = _store().documents("deployments")
-    if name not in docs:
-        known = ", ".join(sorted(docs)) or "none yet (start one with deploy() or %mlops_deploy)"
+    found = _store().get_deployment(name)
+    if found is None:
+        names = sorted(d.name for d in _store().list_deployments())
+        known = ", ".join(names) or "none yet (start one with deploy() or %mlops_deploy)"
         raise NotFound(f"No deployment named {name!r} (deployments: {known}).")
-    return docs[name]
+    return found.to_doc()
 
 
 def parse_duration(text: Any) -> int:

@@ -1,7 +1,8 @@
 """The result of :func:`~jupyter_mlops.monitoring.detect_drift`, its JSON form and its storage.
 
-Saved reports live in the store table ``drift_reports``: one document per report, keyed by its
-``report_id``, holding :meth:`DriftReport.to_dict` (plus the name given to ``save``).
+Saved reports are :class:`~jupyter_mlops.entities.monitoring.DriftReportDoc` documents (table
+``drift_reports``, keyed by ``report_id``) holding :meth:`DriftReport.to_dict` plus the name
+given to ``save``, written with the store's ``save_drift_report``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pandas as pd
 
 from jupyter_mlops.errors import InvalidInput, NotFound
 
-TABLE = "drift_reports"
+TABLE = "drift_reports"  # jupyter_mlops.entities.monitoring.REPORTS
 COLUMNS = (
     "column", "kind", "method", "statistic", "p_value", "threshold", "drifted", "status",
     "missing_ref", "missing_cur", "missing_share_change", "n_ref", "n_cur",
@@ -131,12 +132,13 @@ class DriftReport:
 
         Saving the same report again overwrites it (with the new name, if one is given).
         """
+        from jupyter_mlops.entities.monitoring import DriftReportDoc
         from jupyter_mlops.store import get_store
 
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise InvalidInput(f"A drift report name is a non-empty string, got {name!r}.")
-        doc = {**self.to_dict(), "name": self.name if name is None else name}
-        get_store().transact(lambda txn: txn.put(TABLE, self.report_id, doc))
+        doc = DriftReportDoc(self.report_id, self.to_dict(), self.name if name is None else name)
+        get_store().save_drift_report(doc)
         return self.report_id
 
     def __repr__(self) -> str:
@@ -180,8 +182,8 @@ def list_drift_reports(name: str | None = None) -> list[DriftReport]:
     """The saved drift reports, newest first (only those called ``name`` if given)."""
     from jupyter_mlops.store import get_store
 
-    docs = get_store().documents(TABLE).values()
-    reports = [DriftReport.from_dict(d) for d in docs if name is None or d.get("name") == name]
+    docs = get_store().list_drift_reports()
+    reports = [DriftReport.from_dict(d.to_doc()) for d in docs if name is None or d.name == name]
     return sorted(reports, key=lambda r: r.created_at, reverse=True)
 
 
@@ -189,7 +191,7 @@ def get_drift_report(report_id: str) -> DriftReport:
     """The saved drift report ``report_id``."""
     from jupyter_mlops.store import get_store
 
-    doc = get_store().documents(TABLE).get(report_id)
+    doc = get_store().get_drift_report(report_id)
     if doc is None:
         raise NotFound(f"No drift report {report_id!r}; list them with list_drift_reports().")
-    return DriftReport.from_dict(doc)
+    return DriftReport.from_dict(doc.to_doc())

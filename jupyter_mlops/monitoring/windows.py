@@ -32,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from jupyter_mlops.entities.monitoring import MonitorWindowDoc
 from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.monitoring.drift import detect_drift
 from jupyter_mlops.monitoring.labels import (
@@ -54,7 +55,7 @@ from jupyter_mlops.store import get_store
 __all__ = ["MIN_ROWS", "DriftWindow", "MonitorResult", "list_drift_windows", "monitor"]
 
 MIN_ROWS = 30
-TABLE = "drift_windows"
+TABLE = "drift_windows"  # jupyter_mlops.entities.monitoring.WINDOWS
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ class DriftWindow:
 def window_key(window: DriftWindow) -> str:
     """The window's document id in the ``drift_windows`` table."""
     start = window.window_start.value // 1_000_000
-    return f"{window.deployment}/{window.window_ms}/{start}/{_version_key(window.version)}"
+    return MonitorWindowDoc(window.deployment, window.window_ms, start, window.version, 0).key
 
 
 COLUMNS = (
@@ -288,10 +289,10 @@ def list_drift_windows(deployment: str | None = None, window: str | None = None)
         ``deployment``, ``window``, then the columns of :attr:`MonitorResult.windows`.
     """
     docs = [
-        d
-        for d in get_store().documents(TABLE).values()
-        if (deployment is None or d.get("deployment") == deployment)
-        and (window is None or d.get("window") == window)
+        d.to_doc()
+        for d in get_store().list_monitor_windows()
+        if (deployment is None or d.deployment == deployment)
+        and (window is None or d.body.get("window") == window)
     ]
     results = sorted((DriftWindow.from_dict(d) for d in docs), key=lambda r: r.window_start)
     frame = _windows_frame(results)
@@ -495,19 +496,14 @@ def _alert_reasons(report: DriftReport, prediction: dict[str, Any]) -> list[str]
 def _announce(results: list[DriftWindow], on_alert: Callable[[DriftWindow], Any] | None) -> None:
     if on_alert is None:
         return
-    stored = get_store().documents(TABLE)
+    stored = {d.key: d.body for d in get_store().list_monitor_windows()}
     for result in results:
         if result.alert and not (stored.get(window_key(result)) or {}).get("alert"):
             on_alert(result)
 
 
 def _save(results: list[DriftWindow]) -> None:
+    """Store the windows (one ``save_monitor_windows``: never over a window that saw more)."""
     now = _now()
-    docs = {window_key(r): {**r.to_dict(), "computed_at": now} for r in results}
-
-    def body(txn: Any) -> None:
-        for key, doc in docs.items():
-            if (txn.get(TABLE, key) or {}).get("rows", 0) <= doc["rows"]:
-                txn.put(TABLE, key, doc)
-
-    get_store().transact(body)
+    docs = [MonitorWindowDoc.from_doc({**r.to_dict(), "computed_at": now}) for r in results]
+    get_store().save_monitor_windows(docs)

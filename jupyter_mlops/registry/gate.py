@@ -192,15 +192,7 @@ def _threshold_results(
 
 
 def _store_report(report: ValidationReport) -> None:
-    key = f"{report.name}/{report.version}"
-
-    def body(txn: Any) -> None:
-        doc = txn.get("model_versions", key)
-        txn.merge(
-            "model_versions", key, {"validations": [*doc.get("validations", []), report.to_dict()]}
-        )
-
-    registry._store().transact(body)
+    registry.record_validation(report.name, report.version, report.to_dict())
 
 
 def _metrics(candidate: Any, current: Any, data: Any) -> tuple[dict, dict, dict | None]:

@@ -1,17 +1,10 @@
 """The model registry: named models, numbered versions, aliases and every alias move.
 
-Tables in the store:
-
-- ``registered_models``: ``{name: {name, description, tags, creation_time, last_updated}}``
-- ``model_versions``: ``{"<name>/<version>": {...}}`` — the run and artifact it points to, the
-  artifact's sha256, signature, input example, status (READY or ARCHIVED), tags, lineage and
-  validation reports;
-- ``aliases``: ``{"<name>@<alias>": {name, alias, version}}``;
-- ``alias_history``: one document per move (alias, from, to, when, who, why, forced), so
-  "which version held ``production`` at time T" is a lookup, not a guess.
-
-Version numbers are allocated inside a store transaction, so two processes registering the same
-name at once get distinct versions. Alias rules follow MLflow's.
+The documents and their tables are defined in :mod:`jupyter_mlops.entities.registry`; this
+module writes them only through the store's named operations (``create_model_version``,
+``set_alias``, ``delete_alias``, ...), which number versions and record every alias move
+atomically on the embedded store and map to MLflow's registry on the MLflow backend. Model URIs
+are resolved by :mod:`jupyter_mlops.store.refs`. Alias rules follow MLflow's.
 """
 
 from __future__ import annotations
@@ -23,10 +16,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from jupyter_mlops.errors import Conflict, InvalidInput, NotFound
-from jupyter_mlops.store.base import StoreView
+from jupyter_mlops.entities.registry import READY, ModelVersionDoc
+from jupyter_mlops.errors import InvalidInput, NotFound
+from jupyter_mlops.store import get_store, refs
+from jupyter_mlops.store.ops import missing_model, missing_version
 from jupyter_mlops.tracking import fluent
-from jupyter_mlops.tracking.models import log_model, parse_runs_uri, read_descriptor
+from jupyter_mlops.tracking.models import log_model, read_descriptor
 
 ALIAS_RE = re.compile(r"^[\w-]+$")
 RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
@@ -74,12 +69,9 @@ class RegisteredModel:
     last_updated: int
 
 
-def _store():
-    return fluent._tracker.store()
-
-
-def _vid(name: str, version: int) -> str:
-    return f"{name}/{version}"
+def _store() -> Any:
+    """The store (kept for callers that reach it through the registry)."""
+    return get_store()
 
 
 # -- registering ------------------------------------------------------------------------------
@@ -110,33 +102,31 @@ def register_model(
         raise InvalidInput(
             f"register_model takes a model object or a runs:/<run_id>/<path> URI, not {uri!r}."
         )
-    run_id, path = parse_runs_uri(uri)
-    store = _store()
+    run_id, path = refs.parse_runs_uri(uri)
+    store = get_store()
     run = store.get_run(run_id)
     descriptor = read_descriptor(run_id, path)
     record = run.get("artifacts", {}).get(f"{path}/{descriptor.get('model_file', 'model.pkl')}")
     if record is None:
         raise NotFound(f"Run {run_id} has no model file under {path!r}.")
-    doc = {
-        "name": name,
-        "run_id": run_id,
-        "source": f"runs:/{run_id}/{path}",
-        "artifact_path": path,
-        "sha256": record["sha256"],
-        "status": "READY",
-        "flavor": descriptor.get("flavor", "python"),
-        "description": description or "",
-        "tags": fluent._stringify(tags or {}, "tag"),
-        "signature": descriptor.get("signature"),
-        "input_example": descriptor.get("input_example"),
-        "reference": descriptor.get("reference"),
-        "creation_time": _now_ms(),
-        "lineage": lineage_of(run, descriptor),
-        "validations": [],
-        "contract": _contract_entry(store, run_id, path, descriptor, contract),
-    }
-    version = store.transact(lambda txn: _add_version(txn, name, doc))
-    return get_model_version(name, version)
+    doc = ModelVersionDoc(
+        name=name,
+        run_id=run_id,
+        source=f"runs:/{run_id}/{path}",
+        artifact_path=path,
+        sha256=record["sha256"],
+        flavor=descriptor.get("flavor", "python"),
+        description=description or "",
+        tags=fluent._stringify(tags or {}, "tag"),
+        signature=descriptor.get("signature"),
+        input_example=descriptor.get("input_example"),
+        reference=descriptor.get("reference"),
+        creation_time=_now_ms(),
+        lineage=lineage_of(run, descriptor),
+        contract=_contract_entry(store, run_id, path, descriptor, contract),
+    )
+    created = store.create_model_version(doc)
+    return get_model_version(name, created.version)
 
 
 def _log_object(
@@ -161,36 +151,12 @@ def _contract_entry(
     recorded = descriptor.get("contract")
     if contract is None:
         return recorded
-    import uuid
 
     from jupyter_mlops.contracts.record import record_contract
 
     return record_contract(
         store, run_id, f"{path}/contracts/{uuid.uuid4().hex[:12]}.yaml", contract
     )
-
-
-def _add_version(txn: StoreView, name: str, doc: dict[str, Any]) -> int:
-    now = doc["creation_time"]
-    model = txn.get("registered_models", name)
-    if model is None:
-        txn.put(
-            "registered_models",
-            name,
-            {
-                "name": name,
-                "description": "",
-                "tags": {},
-                "creation_time": now,
-                "last_updated": now,
-            },
-        )
-    else:
-        txn.merge("registered_models", name, {"last_updated": now})
-    existing = [d["version"] for d in txn.table("model_versions").values() if d["name"] == name]
-    version = max(existing, default=0) + 1
-    txn.put("model_versions", _vid(name, version), {**doc, "version": version})
-    return version
 
 
 def lineage_of(run: dict[str, Any], descriptor: dict[str, Any]) -> dict[str, Any]:
@@ -225,76 +191,54 @@ def check_model_name(name: Any) -> None:
 # -- reading ----------------------------------------------------------------------------------
 def get_model_version(name: str, version: int | str) -> ModelVersion:
     """One version; ``NotFound`` lists the versions that exist."""
-    version = _version_number(version)
-    doc = _store().documents("model_versions").get(_vid(name, version))
+    number = _version_number(version)
+    store = get_store()
+    doc = store.get_model_version(name, number)
     if doc is None:
-        _missing_version(name, version)
+        raise missing_version(name, number, _versions_of(name))
     return _to_version(doc, _aliases_of(name))
 
 
-def _missing_version(name: str, version: int) -> None:
-    versions = _versions_of(name)
-    if not versions:
-        raise NotFound(f"No registered model named {name!r}. List models with %mlops_models.")
-    listed = ", ".join(str(v) for v in versions)
-    raise NotFound(
-        f"Model {name!r} has no version {version} (versions: {listed}). "
-        f"List them with %mlops_models {name}."
-    )
-
-
 def _version_number(version: Any) -> int:
-    try:
-        number = int(str(version).lstrip("vV"))
-    except ValueError:
-        raise InvalidInput(f"A model version is a number such as 3, not {version!r}.") from None
-    if number < 1:
-        raise InvalidInput(f"Model versions start at 1, not {number}.")
-    return number
+    return refs.version_number(version)
 
 
 def _versions_of(name: str) -> list[int]:
-    return sorted(
-        d["version"] for d in _store().documents("model_versions").values() if d["name"] == name
-    )
+    return [v.version for v in get_store().list_model_versions(name)]
 
 
 def _aliases_of(name: str) -> dict[str, int]:
-    return {
-        a["alias"]: a["version"]
-        for a in _store().documents("aliases").values()
-        if a["name"] == name
-    }
+    return {a.alias: a.version for a in get_store().list_aliases(name)}
 
 
-def _to_version(doc: dict[str, Any], aliases: dict[str, int]) -> ModelVersion:
+def _to_version(doc: ModelVersionDoc, aliases: dict[str, int]) -> ModelVersion:
     return ModelVersion(
-        name=doc["name"],
-        version=doc["version"],
-        run_id=doc["run_id"],
-        source=doc["source"],
-        sha256=doc["sha256"],
-        status=doc.get("status", "READY"),
-        flavor=doc.get("flavor", "python"),
-        description=doc.get("description", ""),
-        tags=dict(doc.get("tags", {})),
-        aliases=sorted(a for a, v in aliases.items() if v == doc["version"]),
-        signature=doc.get("signature"),
-        input_example=doc.get("input_example"),
-        creation_time=doc.get("creation_time", 0),
-        lineage=dict(doc.get("lineage", {})),
-        validations=list(doc.get("validations", [])),
-        contract=doc.get("contract"),
+        name=doc.name,
+        version=doc.version,
+        run_id=doc.run_id,
+        source=doc.source,
+        sha256=doc.sha256,
+        status=doc.status,
+        flavor=doc.flavor,
+        description=doc.description,
+        tags=dict(doc.tags),
+        aliases=sorted(a for a, v in aliases.items() if v == doc.version),
+        signature=doc.signature,
+        input_example=doc.input_example,
+        creation_time=doc.creation_time,
+        lineage=dict(doc.lineage),
+        validations=list(doc.validations),
+        contract=doc.contract,
     )
 
 
 def list_versions(name: str) -> list[ModelVersion]:
     """Every version of ``name``, oldest first."""
-    if _store().documents("registered_models").get(name) is None:
-        raise NotFound(f"No registered model named {name!r}. List models with %mlops_models.")
+    store = get_store()
+    if store.get_registered_model(name) is None:
+        raise missing_model(name)
     aliases = _aliases_of(name)
-    docs = [d for d in _store().documents("model_versions").values() if d["name"] == name]
-    return [_to_version(d, aliases) for d in sorted(docs, key=lambda d: d["version"])]
+    return [_to_version(v, aliases) for v in store.list_model_versions(name)]
 
 
 def search_models(filter: str | None = None) -> list[RegisteredModel]:  # noqa: A002
@@ -302,25 +246,26 @@ def search_models(filter: str | None = None) -> list[RegisteredModel]:  # noqa: 
     from jupyter_mlops.tracking.search import compile_filter
 
     predicate = compile_filter(_model_filter(filter))
-    store = _store()
-    versions = store.documents("model_versions").values()
-    aliases = store.documents("aliases").values()
+    store = get_store()
+    versions = store.list_model_versions()
+    aliases = store.list_aliases()
     found = []
-    for name, doc in sorted(store.documents("registered_models").items()):
-        if not predicate({"run_name": name, "tags": doc.get("tags", {})}):
+    for model in store.list_registered_models():
+        name = model.name
+        if not predicate({"run_name": name, "tags": model.tags}):
             continue
-        numbers = sorted(v["version"] for v in versions if v["name"] == name)
-        live = [v["version"] for v in versions if v["name"] == name and v["status"] == "READY"]
+        numbers = sorted(v.version for v in versions if v.name == name)
+        live = [v.version for v in versions if v.name == name and v.status == READY]
         found.append(
             RegisteredModel(
                 name=name,
-                description=doc.get("description", ""),
-                tags=dict(doc.get("tags", {})),
+                description=model.description,
+                tags=dict(model.tags),
                 latest_version=max(live, default=None),
                 versions=numbers,
-                aliases={a["alias"]: a["version"] for a in aliases if a["name"] == name},
-                creation_time=doc["creation_time"],
-                last_updated=doc["last_updated"],
+                aliases={a.alias: a.version for a in aliases if a.name == name},
+                creation_time=model.creation_time,
+                last_updated=model.last_updated,
             )
         )
     return found
@@ -346,48 +291,26 @@ def update_model_version(
     tags: dict[str, Any] | None = None,
 ) -> ModelVersion:
     """Change a version's description and add or overwrite its tags."""
-    version = _version_number(version)
-    fields: dict[str, Any] = {}
-    if description is not None:
-        fields["description"] = str(description)
-    if tags:
-        fields["tags"] = fluent._stringify(tags, "tag")
-    if fields:
-        _modify_version(
-            name, version, lambda txn, doc: txn.merge("model_versions", _vid(name, version), fields)
-        )
-    return get_model_version(name, version)
+    number = _version_number(version)
+    get_store().update_model_version(
+        name,
+        number,
+        description=None if description is None else str(description),
+        tags=fluent._stringify(tags, "tag") if tags else None,
+    )
+    return get_model_version(name, number)
 
 
 def archive_model_version(name: str, version: int | str) -> ModelVersion:
     """Mark a version ARCHIVED (it keeps its number; it can no longer hold aliases)."""
-    version = _version_number(version)
-
-    def body(txn: StoreView, doc: dict[str, Any]) -> None:
-        held = [
-            a["alias"]
-            for a in txn.table("aliases").values()
-            if a["name"] == name and a["version"] == version
-        ]
-        if held:
-            raise Conflict(
-                f"Version {version} of {name!r} still holds alias(es) {', '.join(held)}: move "
-                "or delete them first (set_alias / delete_alias)."
-            )
-        txn.merge("model_versions", _vid(name, version), {"status": "ARCHIVED"})
-
-    _modify_version(name, version, body)
-    return get_model_version(name, version)
+    number = _version_number(version)
+    get_store().archive_model_version(name, number)
+    return get_model_version(name, number)
 
 
-def _modify_version(name: str, version: int, fn: Any) -> None:
-    def body(txn: StoreView) -> None:
-        doc = txn.get("model_versions", _vid(name, version))
-        if doc is None:
-            _missing_version(name, version)
-        fn(txn, doc)
-
-    _store().transact(body)
+def record_validation(name: str, version: int | str, report: dict[str, Any]) -> None:
+    """Append a validation report (the gate's ``ValidationReport.to_dict()``) to a version."""
+    get_store().add_validation(name, _version_number(version), report)
 
 
 # -- aliases ----------------------------------------------------------------------------------
@@ -410,64 +333,26 @@ def set_alias(
 ) -> None:
     """Point ``alias`` at ``version`` (moving it from another version), recording the move."""
     check_alias(alias)
-    version = _version_number(version)
-
-    def body(txn: StoreView, doc: dict[str, Any]) -> None:
-        if doc.get("status") == "ARCHIVED":
-            raise Conflict(f"Version {version} of {name!r} is archived and cannot hold an alias.")
-        _move_alias(txn, name, alias, version, reason, forced)
-
-    _modify_version(name, version, body)
+    get_store().set_alias(
+        name,
+        alias,
+        _version_number(version),
+        time=_now_ms(),
+        user=_user(),
+        reason=reason or "",
+        forced=forced,
+    )
 
 
 def delete_alias(name: str, alias: str, reason: str | None = None) -> None:
     """Remove ``alias`` from ``name`` (recorded in the history as a move to no version)."""
-
-    def body(txn: StoreView) -> None:
-        if txn.get("aliases", f"{name}@{alias}") is None:
-            raise NotFound(f"Model {name!r} has no alias {alias!r}.")
-        _move_alias(txn, name, alias, None, reason, False)
-
-    _store().transact(body)
-
-
-def _move_alias(
-    txn: StoreView, name: str, alias: str, version: int | None, reason: str | None, forced: bool
-) -> None:
-    key = f"{name}@{alias}"
-    current = txn.get("aliases", key)
-    previous = current["version"] if current else None
-    if previous == version:
-        return
-    if version is None:
-        txn.delete("aliases", key)
-    else:
-        txn.put("aliases", key, {"name": name, "alias": alias, "version": version})
-    txn.put(
-        "alias_history",
-        uuid.uuid4().hex,
-        {
-            "name": name,
-            "alias": alias,
-            "from_version": previous,
-            "to_version": version,
-            "time": _now_ms(),
-            "user": _user(),
-            "reason": reason or "",
-            "forced": forced,
-        },
-    )
-    txn.merge("registered_models", name, {"last_updated": _now_ms()})
+    get_store().delete_alias(name, alias, time=_now_ms(), user=_user(), reason=reason or "")
 
 
 def alias_history(name: str, alias: str | None = None) -> list[dict[str, Any]]:
     """Every move of the model's aliases (or one alias), oldest first."""
-    moves = [
-        dict(m)
-        for m in _store().documents("alias_history").values()
-        if m["name"] == name and (alias is None or m["alias"] == alias)
-    ]
-    return sorted(moves, key=lambda m: m["time"])
+    moves = get_store().list_alias_moves(name)
+    return [m.to_doc() for m in moves if alias is None or m.alias == alias]
 
 
 def alias_holder(name: str, alias: str, at: Any = None) -> int | None:
@@ -502,28 +387,8 @@ def _to_ms(at: Any) -> int:
 # -- model URIs -------------------------------------------------------------------------------
 def resolve_model_uri(uri: str) -> ModelVersion:
     """The version a ``models:/name/<version|latest>`` or ``models:/name@alias`` URI means."""
-    rest = uri[len("models:/") :]
-    if "@" in rest:
-        name, alias = rest.rsplit("@", 1)
-        if _store().documents("registered_models").get(name) is None:
-            raise NotFound(f"No registered model named {name!r}. List models with %mlops_models.")
-        holder = _aliases_of(name).get(alias)
-        if holder is None:
-            known = ", ".join(sorted(_aliases_of(name))) or "none"
-            raise NotFound(f"Model {name!r} has no alias {alias!r} (aliases: {known}).")
-        return get_model_version(name, holder)
-    name, _, version = rest.rpartition("/")
-    if not name:
-        raise InvalidInput(
-            f"Bad model URI {uri!r}: use models:/<name>/<version>, models:/<name>@<alias> "
-            "or models:/<name>/latest."
-        )
-    if version == "latest":
-        live = [v for v in list_versions(name) if v.status == "READY"]
-        if not live:
-            raise NotFound(f"Model {name!r} has no version that is not archived.")
-        return live[-1]
-    return get_model_version(name, version)
+    found = refs.resolve_version(get_store(), uri)
+    return _to_version(found, _aliases_of(found.name))
 
 
 def _user() -> str:

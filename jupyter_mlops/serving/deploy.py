@@ -1,7 +1,8 @@
 """Local deployments: a model server as its own process, recorded in the store.
 
 ``deploy`` starts ``python -m jupyter_mlops serve ...`` in a new session (so it outlives the
-kernel that started it), records it in the ``deployments`` table, and waits until ``/health``
+kernel that started it), records it (a :class:`~jupyter_mlops.entities.deployments.DeploymentDoc`,
+through the store's ``record_deployment`` / ``update_deployment``), and waits until ``/health``
 answers. Status is never cached: ``list_deployments`` checks the process and scrapes
 ``/metrics`` each time, so a killed server shows as down at the next look.
 """
@@ -23,8 +24,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from jupyter_mlops.errors import Conflict, InvalidInput, MlopsError, NotFound
-from jupyter_mlops.store.embedded import process_alive, process_start_time
+from jupyter_mlops.entities.deployments import DeploymentDoc
+from jupyter_mlops.errors import Conflict, InvalidInput, MlopsError
+from jupyter_mlops.processes import process_alive, process_start_time
+from jupyter_mlops.store import get_store, refs
+from jupyter_mlops.store.ops import missing_deployment
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][\w-]{0,62}$")
 START_TIMEOUT_S = 60.0
@@ -55,12 +59,6 @@ class Deployment:
     log_file: str | None = None
 
 
-def _store() -> Any:
-    from jupyter_mlops.store import get_store
-
-    return get_store()
-
-
 def deploy(
     model_uri: str,
     name: str | None = None,
@@ -84,46 +82,47 @@ def deploy(
     port = _free_port(host, port)
     log_file = _log_file(name)
     proc = _spawn(model_uri, name, host, port, log_file, on_violation)
-    record = {
-        "name": name,
-        "model_uri": model_uri,
-        "version": version,
-        "host": host,
-        "port": port,
-        "url": f"http://{host}:{port}",
-        "pid": proc.pid,
-        "proc_start": process_start_time(proc.pid),
-        "host_name": socket.gethostname(),
-        "start_time": int(time.time() * 1000),
-        "state": "starting",
-        "versions": [{"version": version, "time": int(time.time() * 1000)}],
-        "log_file": log_file,
-        "on_violation": on_violation,
-    }
-    _store().transact(lambda txn: txn.put("deployments", name, record))
+    now = _now_ms()
+    record = DeploymentDoc(
+        name=name,
+        model_uri=model_uri,
+        version=version,
+        host=host,
+        port=port,
+        url=f"http://{host}:{port}",
+        pid=proc.pid,
+        proc_start=process_start_time(proc.pid),
+        host_name=socket.gethostname(),
+        start_time=now,
+        state="starting",
+        versions=[{"version": version, "time": now}],
+        log_file=log_file,
+        on_violation=on_violation,
+    )
+    get_store().record_deployment(record)
     _wait_healthy(proc, record, log_file)
-    _store().transact(lambda txn: txn.merge("deployments", name, {"state": "running"}))
+    get_store().update_deployment(name, state="running")
     return get_deployment(name)
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def _resolve(model_uri: str) -> tuple[int | None, str]:
-    if not isinstance(model_uri, str):
-        raise InvalidInput("deploy needs a model URI such as models:/churn@production.")
-    if model_uri.startswith("models:/"):
-        from jupyter_mlops.registry.registry import resolve_model_uri
+    """The version ``model_uri`` serves now (``None`` for ``runs:/``) and a name for it."""
+    if not refs.is_model_uri(model_uri):
+        raise InvalidInput(
+            f"Cannot deploy {model_uri!r}: use models:/<name>@<alias>, "
+            "models:/<name>/<version> or runs:/<run_id>/<path>."
+        )
+    ref = refs.resolve(get_store(), model_uri, folders=False)
+    if ref.version is not None:
+        return ref.version, str(ref.name)
+    from jupyter_mlops.tracking.models import read_descriptor
 
-        version = resolve_model_uri(model_uri)
-        return version.version, version.name
-    if model_uri.startswith("runs:/"):
-        from jupyter_mlops.tracking.models import parse_runs_uri, read_descriptor
-
-        run_id, path = parse_runs_uri(model_uri)
-        read_descriptor(run_id, path)
-        return None, f"{path}-{run_id[:8]}"
-    raise InvalidInput(
-        f"Cannot deploy {model_uri!r}: use models:/<name>@<alias>, "
-        "models:/<name>/<version> or runs:/<run_id>/<path>."
-    )
+    read_descriptor(str(ref.run_id), str(ref.path))
+    return None, f"{ref.path}-{str(ref.run_id)[:8]}"
 
 
 def _default_name(model_uri: str, model_name: str) -> str:
@@ -141,15 +140,12 @@ def _check_name(name: str) -> None:
 
 
 def _refuse_running(name: str) -> None:
-    doc = _store().documents("deployments").get(name)
-    if (
-        doc
-        and doc.get("state") != "stopped"
-        and process_alive(doc.get("pid"), doc.get("proc_start"))
-    ):
+    doc = get_store().get_deployment(name)
+    if doc and doc.state != "stopped" and process_alive(doc.pid, doc.proc_start):
         raise Conflict(
-            f"A deployment named {name!r} is already running at {doc['url']}: stop it "
-            f"with %mlops_deploy --stop {name}, or pick another name with -n."
+            f"A deployment named {name!r} is already running at {doc.url}: stop it "
+            f"with %mlops_deploy --stop {name} (or `jupyter mlops deployments stop {name}`), "
+            "or pick another name with -n."
         )
 
 
@@ -217,22 +213,22 @@ def _spawn(
         )
 
 
-def _wait_healthy(proc: subprocess.Popen, record: dict[str, Any], log_file: str) -> None:
+def _wait_healthy(proc: subprocess.Popen, record: DeploymentDoc, log_file: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            _mark(record["name"], "failed")
+            _mark(record.name, "failed")
             raise MlopsError(
-                f"The server for {record['model_uri']} exited at start: "
+                f"The server for {record.model_uri} exited at start: "
                 f"{_last_line(log_file)} (full log: {log_file})"
             )
-        if _get_json(f"{record['url']}/health", 0.5) is not None:
+        if _get_json(f"{record.url}/health", 0.5) is not None:
             return
         time.sleep(0.1)
-    _terminate(proc.pid, record.get("proc_start"))
-    _mark(record["name"], "failed")
+    _terminate(proc.pid, record.proc_start)
+    _mark(record.name, "failed")
     raise MlopsError(
-        f"The server for {record['model_uri']} did not become healthy in "
+        f"The server for {record.model_uri} did not become healthy in "
         f"{START_TIMEOUT_S:.0f} s; see {log_file}."
     )
 
@@ -245,18 +241,12 @@ def _last_line(path: str) -> str:
 
 
 def _mark(name: str, state: str) -> None:
-    _store().transact(lambda txn: txn.merge("deployments", name, {"state": state}))
+    get_store().update_deployment(name, state=state)
 
 
 def record_version(store: Any, name: str, version: int | None) -> None:
     """Note that deployment ``name`` now serves ``version`` (its alias moved)."""
-
-    def body(txn: Any) -> None:
-        doc = txn.get("deployments", name) or {}
-        moves = [*doc.get("versions", []), {"version": version, "time": int(time.time() * 1000)}]
-        txn.merge("deployments", name, {"version": version, "versions": moves})
-
-    store.transact(body)
+    store.record_deployment_version(name, version, _now_ms())
 
 
 # -- stopping and status ------------------------------------------------------------------------
@@ -270,11 +260,15 @@ def undeploy(name: str) -> Deployment:
     doc = _doc(name)
     last = _last_metrics(doc)
     _terminate(doc.get("pid"), doc.get("proc_start"))
-    update = {"state": "stopped", "stop_time": int(time.time() * 1000)}
+    update: dict[str, Any] = {"state": "stopped", "stop_time": _now_ms()}
     if last:
         update["last_metrics"] = last
-    _store().transact(lambda txn: txn.merge("deployments", name, update))
+    get_store().update_deployment(name, **update)
     return get_deployment(name)
+
+
+stop_deployment = undeploy
+"""The verb of the CLI and REST (``deployments stop NAME``); ``undeploy`` stays."""
 
 
 def _last_metrics(doc: dict[str, Any]) -> dict[str, Any]:
@@ -293,33 +287,29 @@ def register_foreground(name: str, model_uri: str, host: str, port: int) -> bool
     """
     _check_name(name)
     pid = os.getpid()
-    existing = _store().documents("deployments").get(name)
-    if existing is not None and existing.get("pid") == pid:
+    existing = get_store().get_deployment(name)
+    if existing is not None and existing.pid == pid:
         return False
     _refuse_running(name)  # another live server under this name: a Conflict, not a takeover
     try:
         version = _resolve(model_uri)[0]
     except MlopsError:
         version = None
-    now = int(time.time() * 1000)
-    record = {
-        "name": name, "model_uri": model_uri, "version": version, "host": host, "port": port,
-        "url": f"http://{host}:{port}", "pid": pid, "proc_start": process_start_time(pid),
-        "host_name": socket.gethostname(), "start_time": now, "state": "running",
-        "versions": [{"version": version, "time": now}], "log_file": None,
-        "started_by": "jupyter mlops serve",
-    }  # fmt: skip
-    _store().transact(lambda txn: txn.put("deployments", name, record))
+    now = _now_ms()
+    record = DeploymentDoc(
+        name=name, model_uri=model_uri, version=version, host=host, port=port,
+        url=f"http://{host}:{port}", pid=pid, proc_start=process_start_time(pid),
+        host_name=socket.gethostname(), start_time=now, state="running",
+        versions=[{"version": version, "time": now}], log_file=None,
+        started_by="jupyter mlops serve",
+    )  # fmt: skip
+    get_store().record_deployment(record)
     return True
 
 
 def mark_stopped(name: str) -> None:
     """Mark a hand-started server stopped when it exits."""
-    _store().transact(
-        lambda txn: txn.merge(
-            "deployments", name, {"state": "stopped", "stop_time": int(time.time() * 1000)}
-        )
-    )
+    get_store().update_deployment(name, state="stopped", stop_time=_now_ms())
 
 
 def _terminate(pid: Any, proc_start: Any) -> None:
@@ -338,11 +328,10 @@ def _terminate(pid: Any, proc_start: Any) -> None:
 
 
 def _doc(name: str) -> dict[str, Any]:
-    doc = _store().documents("deployments").get(name)
-    if doc is None:
-        known = ", ".join(sorted(_store().documents("deployments"))) or "none"
-        raise NotFound(f"No deployment named {name!r} (deployments: {known}).")
-    return doc
+    found = get_store().get_deployment(name)
+    if found is None:
+        raise missing_deployment(name, [d.name for d in get_store().list_deployments()])
+    return found.to_doc()
 
 
 def get_deployment(name: str) -> Deployment:
@@ -352,7 +341,7 @@ def get_deployment(name: str) -> Deployment:
 
 def list_deployments() -> list[Deployment]:
     """Every deployment, newest first, with live status (health, requests, latency)."""
-    docs = sorted(_store().documents("deployments").values(), key=_newest_first)
+    docs = sorted((d.to_doc() for d in get_store().list_deployments()), key=_newest_first)
     return [_with_status(d) for d in docs]
 
 

@@ -361,10 +361,10 @@ class ModelService:
         if not self.follows_alias() or not self._reload_lock.acquire(blocking=False):
             return None
         try:
-            from jupyter_mlops.registry.registry import resolve_model_uri
+            from jupyter_mlops.store import refs
 
             try:
-                version = resolve_model_uri(self.model_uri).version
+                version = refs.resolve_version(self.store, self.model_uri).version
             except MlopsError:
                 return None  # alias deleted: keep serving what we have
             if version == self.current.version:

@@ -3,7 +3,7 @@
 ``get_store()`` resolves the location the same way in every process (kernel, server extension,
 model server, CLI): ``set_tracking_uri`` for this process, else ``JUPYTER_MLOPS_STORE``, else
 ``~/.jupyter_mlops``. A location is a folder path, ``file://`` URI, ``memory:``, or
-``mlflow+<tracking URI>`` for an MLflow tracking server (:mod:`jupyter_mlops.store.mlflow_store`).
+``mlflow+<tracking URI>`` for an MLflow tracking server (:mod:`jupyter_mlops.store.mlflow`).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def _normalize(uri: str) -> str:
 
 def _open(location: str) -> Store:
     if location.startswith("mlflow+"):
-        from jupyter_mlops.store.mlflow_store import MlflowStore
+        from jupyter_mlops.store.mlflow import MlflowStore
 
         return MlflowStore(location)
     from jupyter_mlops.store.embedded import EmbeddedStore

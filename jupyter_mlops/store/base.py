@@ -27,6 +27,17 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
+from jupyter_mlops.entities import deployments as _dep
+from jupyter_mlops.entities import monitoring as _mon
+from jupyter_mlops.entities import registry as _reg
+from jupyter_mlops.entities.deployments import DeploymentDoc
+from jupyter_mlops.entities.monitoring import DriftReportDoc, MonitorWindowDoc
+from jupyter_mlops.entities.registry import (
+    AliasDoc,
+    AliasMove,
+    ModelVersionDoc,
+    RegisteredModelDoc,
+)
 from jupyter_mlops.errors import Conflict
 
 MetricPoint = tuple[str, float, int, int]
@@ -135,7 +146,143 @@ class Store(abc.ABC):
     def trim_records(self, stream: str, keep: int) -> int:
         """Drop all but the newest ``keep`` records (atomically); return how many are kept."""
 
-    # -- generic documents (registry, deployments, drift reports...) --------------------------
+    # -- registry: named operations (schemas in jupyter_mlops.entities.registry) ----------------
+    @abc.abstractmethod
+    def create_registered_model(self, model: RegisteredModelDoc) -> bool:
+        """Create a registered model; ``False`` (and nothing changes) when it exists."""
+
+    @abc.abstractmethod
+    def create_model_version(
+        self, version: ModelVersionDoc, number: int | None = None
+    ) -> ModelVersionDoc:
+        """Register ``version`` as the next version of its model (created when missing).
+
+        The store numbers it and returns it numbered; ``number`` (a copy of another store's
+        version) must then be the next number, else ``Conflict``.
+        """
+
+    @abc.abstractmethod
+    def update_model_version(
+        self,
+        name: str,
+        version: int,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        """Set a version's description, add or overwrite its tags; ``NotFound`` when unknown."""
+
+    @abc.abstractmethod
+    def archive_model_version(self, name: str, version: int) -> None:
+        """Mark a version ARCHIVED; ``Conflict`` while it holds an alias."""
+
+    @abc.abstractmethod
+    def add_validation(self, name: str, version: int, report: dict[str, Any]) -> None:
+        """Append a validation report (the gate's) to a version."""
+
+    @abc.abstractmethod
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        time: int,
+        user: str = "",
+        reason: str = "",
+        forced: bool = False,
+    ) -> AliasMove | None:
+        """Point ``alias`` at ``version`` and record the move; ``None`` when it was there already.
+
+        ``NotFound`` for an unknown version, ``Conflict`` for an archived one.
+        """
+
+    @abc.abstractmethod
+    def delete_alias(
+        self, name: str, alias: str, *, time: int, user: str = "", reason: str = ""
+    ) -> AliasMove:
+        """Remove ``alias`` and record the move (to no version); ``NotFound`` when unset."""
+
+    @abc.abstractmethod
+    def restore_alias(self, alias: AliasDoc) -> bool:
+        """Point an alias as another store has it, without a history entry (``sync``)."""
+
+    @abc.abstractmethod
+    def record_alias_move(self, move: AliasMove) -> bool:
+        """Add a history entry copied from another store, unless its id is known (``sync``)."""
+
+    def list_registered_models(self) -> list[RegisteredModelDoc]:
+        """Every registered model, by name."""
+        docs = self.documents(_reg.MODELS)
+        return [RegisteredModelDoc.from_doc(docs[k]) for k in sorted(docs)]
+
+    def get_registered_model(self, name: str) -> RegisteredModelDoc | None:
+        doc = self.documents(_reg.MODELS).get(name)
+        return None if doc is None else RegisteredModelDoc.from_doc(doc)
+
+    def list_model_versions(self, name: str | None = None) -> list[ModelVersionDoc]:
+        """The versions of one model (or of all), by name and number."""
+        docs = self.documents(_reg.VERSIONS).values()
+        found = [ModelVersionDoc.from_doc(d) for d in docs if name is None or d["name"] == name]
+        return sorted(found, key=lambda v: (v.name, v.version))
+
+    def get_model_version(self, name: str, version: int) -> ModelVersionDoc | None:
+        doc = self.documents(_reg.VERSIONS).get(_reg.version_key(name, version))
+        return None if doc is None else ModelVersionDoc.from_doc(doc)
+
+    def list_aliases(self, name: str | None = None) -> list[AliasDoc]:
+        docs = self.documents(_reg.ALIASES).values()
+        found = [AliasDoc.from_doc(d) for d in docs if name is None or d["name"] == name]
+        return sorted(found, key=lambda a: (a.name, a.alias))
+
+    def list_alias_moves(self, name: str | None = None) -> list[AliasMove]:
+        """Every alias move (of one model), oldest first."""
+        docs = self.documents(_reg.ALIAS_HISTORY).items()
+        found = [
+            AliasMove.from_doc(d, move_id=k) for k, d in docs if name is None or d["name"] == name
+        ]
+        return sorted(found, key=lambda m: m.time)
+
+    # -- deployments (jupyter_mlops.entities.deployments) ---------------------------------------
+    @abc.abstractmethod
+    def record_deployment(self, deployment: DeploymentDoc) -> None:
+        """Insert or replace a deployment's record."""
+
+    @abc.abstractmethod
+    def update_deployment(self, name: str, **fields: Any) -> None:
+        """Change ``state``, ``stop_time`` or ``last_metrics``; ``NotFound`` when unknown."""
+
+    @abc.abstractmethod
+    def record_deployment_version(self, name: str, version: int | None, time: int) -> None:
+        """Note that a deployment serves ``version`` from ``time`` on (its alias moved)."""
+
+    def get_deployment(self, name: str) -> DeploymentDoc | None:
+        doc = self.documents(_dep.TABLE).get(name)
+        return None if doc is None else DeploymentDoc.from_doc({"name": name, **doc})
+
+    def list_deployments(self) -> list[DeploymentDoc]:
+        docs = self.documents(_dep.TABLE).items()
+        return [DeploymentDoc.from_doc({"name": k, **d}) for k, d in docs]
+
+    # -- monitoring (jupyter_mlops.entities.monitoring) -----------------------------------------
+    @abc.abstractmethod
+    def save_drift_report(self, report: DriftReportDoc) -> None:
+        """Insert or replace a saved drift report."""
+
+    @abc.abstractmethod
+    def save_monitor_windows(self, windows: list[MonitorWindowDoc]) -> int:
+        """Store windows, each unless a stored one saw more rows; how many were stored."""
+
+    def get_drift_report(self, report_id: str) -> DriftReportDoc | None:
+        doc = self.documents(_mon.REPORTS).get(report_id)
+        return None if doc is None else DriftReportDoc.from_doc(doc)
+
+    def list_drift_reports(self) -> list[DriftReportDoc]:
+        return [DriftReportDoc.from_doc(d) for d in self.documents(_mon.REPORTS).values()]
+
+    def list_monitor_windows(self) -> list[MonitorWindowDoc]:
+        return [MonitorWindowDoc.from_doc(d) for d in self.documents(_mon.WINDOWS).values()]
+
+    # -- generic documents (tables without named operations) ----------------------------------
     @abc.abstractmethod
     def transact(self, fn: Callable[[StoreView], Any]) -> Any:
         """Run ``fn`` with exclusive write access; its writes are applied atomically together."""

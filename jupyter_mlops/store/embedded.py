@@ -70,6 +70,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from jupyter_mlops.errors import InvalidInput, NotFound
+from jupyter_mlops.processes import process_alive, process_start_time
 from jupyter_mlops.store import journal, recovery
 from jupyter_mlops.store.base import MetricPoint, Store, StoreView, param_conflict
 from jupyter_mlops.store.files import FileStorage
@@ -81,6 +82,7 @@ from jupyter_mlops.store.formats import (
     records_stream,
     summarize,
 )
+from jupyter_mlops.store.ops import TransactionalOps
 from jupyter_mlops.store.state import STREAMS, State, Transaction, merged
 from jupyter_mlops.store.storage import BaseStorage, MemoryStorage
 
@@ -99,7 +101,7 @@ DEFAULT_COMPACT_BYTES = 4 << 20
 HISTORY_CACHE_RUNS = 64
 
 
-class EmbeddedStore(Store):
+class EmbeddedStore(TransactionalOps, Store):
     """The default store: a folder (or memory) shared safely by every local process."""
 
     def __init__(self, storage: BaseStorage, uri: str):
@@ -475,36 +477,6 @@ def _encode(ops: list[list[Any]]) -> bytes:
         return journal.encode(ops)
     except (TypeError, ValueError) as e:
         raise InvalidInput(f"This write was refused: it cannot be stored as JSON ({e}).") from e
-
-
-def process_alive(pid: Any, proc_start: Any) -> bool:
-    """Whether process ``pid`` runs and is the same one (start time) that created the run."""
-    if not isinstance(pid, int):
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    state, started = _proc_stat(pid)
-    if state == "Z":  # killed, not yet reaped by its parent
-        return False
-    return proc_start is None or started is None or proc_start == started
-
-
-def process_start_time(pid: int) -> int | None:
-    """The kernel's start time of ``pid`` (guards against a reused pid); None off Linux."""
-    return _proc_stat(pid)[1]
-
-
-def _proc_stat(pid: int) -> tuple[str | None, int | None]:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            fields = fh.read().rsplit(b")", 1)[1].split()
-        return fields[0].decode(), int(fields[19])
-    except (OSError, IndexError, ValueError):
-        return None, None
 
 
 def _now_ms() -> int:

@@ -16,20 +16,21 @@ Syncing is idempotent: every run copied carries the id it had at its origin in t
 ``mlops.sync.origin_run_id`` tag (kept across further syncs), and a run is copied only when the
 destination holds neither it nor a copy of it, so syncing twice, or back and forth, copies nothing
 new. A version whose number is already taken by another model version at the destination is left
-out and reported, never overwritten.
+out and reported, never overwritten. The registry is copied through the stores' named
+operations (``create_registered_model``, ``create_model_version`` with its number,
+``restore_alias``, ``record_alias_move``), so each backend writes it its own way.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from jupyter_mlops.store.base import Store, StoreView, iter_batches
+from jupyter_mlops.entities.registry import ModelVersionDoc
+from jupyter_mlops.store.base import Store, iter_batches
 
 ORIGIN_TAG = "mlops.sync.origin_run_id"
-REGISTRY_TABLES = ("registered_models", "model_versions", "aliases", "alias_history")
 
 
 @dataclass
@@ -173,70 +174,56 @@ def _copy_registry(
     report: SyncReport,
     only_synced_runs: bool,
 ) -> None:
-    """Models, versions, aliases and moves.
+    """Models, versions, aliases and moves, through the stores' registry operations.
 
     With ``only_synced_runs`` (``--experiment``), only models with a version from a synced run.
     """
-    theirs = {table: source.documents(table) for table in REGISTRY_TABLES}
-    for name in sorted(theirs["registered_models"]):
-        versions = sorted(
-            (d for d in theirs["model_versions"].values() if d["name"] == name),
-            key=lambda d: d["version"],
-        )
-        if only_synced_runs and not any(v.get("run_id") in run_map for v in versions):
+    versions, aliases = source.list_model_versions(), source.list_aliases()
+    moves = source.list_alias_moves()
+    for model in source.list_registered_models():
+        theirs = [v for v in versions if v.name == model.name]
+        if only_synced_runs and not any(v.run_id in run_map for v in theirs):
             continue
-        aliases = [a for a in theirs["aliases"].values() if a["name"] == name]
-        moves = {k: m for k, m in theirs["alias_history"].items() if m["name"] == name}
-        model = theirs["registered_models"][name]
-        dest.transact(
-            functools.partial(_copy_model, model, versions, aliases, moves, run_map, report)
-        )
+        if dest.create_registered_model(model):
+            report.models += 1
+        copied = _copy_versions(dest, model.name, theirs, run_map, report)
+        for alias in (a for a in aliases if a.name == model.name):
+            if alias.version in copied and dest.restore_alias(alias):
+                report.aliases += 1
+        for move in (m for m in moves if m.name == model.name):
+            report.alias_moves += dest.record_alias_move(move)
 
 
-def _copy_model(
-    model: dict[str, Any],
-    versions: list[dict[str, Any]],
-    aliases: list[dict[str, Any]],
-    moves: dict[str, dict[str, Any]],
+def _copy_versions(
+    dest: Store,
+    name: str,
+    versions: list[ModelVersionDoc],
     run_map: dict[str, str],
     report: SyncReport,
-    txn: StoreView,
-) -> None:
-    name = model["name"]
-    if txn.get("registered_models", name) is None:
-        txn.put("registered_models", name, dict(model))
-        report.models += 1
-    mine = {d["version"]: d for d in txn.table("model_versions").values() if d["name"] == name}
+) -> set[int]:
+    """Copy the versions ``dest`` lacks, in order; the numbers ``dest`` holds afterwards."""
+    mine = {v.version: v for v in dest.list_model_versions(name)}
     copied = set(mine)
     for version in versions:
-        number = version["version"]
+        number = version.version
         if number in mine:
-            if mine[number].get("sha256") != version.get("sha256"):
+            if mine[number].sha256 != version.sha256:
                 report.left_out.append(f"{name} v{number}: the destination's v{number} differs")
             continue
-        if version.get("run_id") not in run_map:
-            report.left_out.append(
-                f"{name} v{number}: its run {version.get('run_id')} was not synced"
-            )
+        if version.run_id not in run_map:
+            report.left_out.append(f"{name} v{number}: its run {version.run_id} was not synced")
             break  # versions are numbered in order: a gap would renumber the rest
         if number != max(copied, default=0) + 1:
             report.left_out.append(f"{name} v{number}: the destination has no v{number - 1}")
             break
-        run_id = run_map[version["run_id"]]
-        path = version.get("artifact_path") or "model"
-        doc = {**version, "run_id": run_id, "source": f"runs:/{run_id}/{path}"}
-        doc["lineage"] = {**(version.get("lineage") or {}), "run_id": run_id}
-        txn.put("model_versions", f"{name}/{number}", doc)
+        run_id = run_map[version.run_id]
+        doc = replace(
+            version,
+            run_id=run_id,
+            source=f"runs:/{run_id}/{version.artifact_path or 'model'}",
+            lineage={**version.lineage, "run_id": run_id},
+        )
+        dest.create_model_version(doc, number=number)
         copied.add(number)
         report.versions += 1
-    for alias in aliases:
-        key = f"{name}@{alias['alias']}"
-        current = txn.get("aliases", key)
-        if alias["version"] in copied and (current or {}).get("version") != alias["version"]:
-            txn.put("aliases", key, dict(alias))
-            report.aliases += 1
-    have = txn.table("alias_history")
-    for key, move in moves.items():
-        if key not in have:
-            txn.put("alias_history", key, dict(move))
-            report.alias_moves += 1
+    return copied

@@ -248,7 +248,7 @@ def _check_same_sweep(study: Any, config: SweepConfig) -> None:
 # -- trials left from dead processes ------------------------------------------------------------
 def worker_tag() -> dict[str, Any]:
     """Who runs a trial: recorded on it, so a later run can tell a dead one from a live one."""
-    from jupyter_mlops.store.embedded import process_start_time
+    from jupyter_mlops.processes import process_start_time
 
     pid = os.getpid()
     return {"host": socket.gethostname(), "pid": pid, "start": process_start_time(pid)}
@@ -265,7 +265,7 @@ def fail_orphans(study: Any, mine: bool = False) -> list[Any]:
     With ``mine``, this process's own running trials too (an interrupt that struck between a
     trial's start and its end).
     """
-    from jupyter_mlops.store.embedded import process_alive
+    from jupyter_mlops.processes import process_alive
 
     optuna = optuna_module()
     host, orphans = socket.gethostname(), []

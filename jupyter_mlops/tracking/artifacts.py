@@ -8,7 +8,8 @@ import tempfile
 from typing import Any
 
 from jupyter_mlops.errors import InvalidInput, NotFound
-from jupyter_mlops.tracking.fluent import _active_or_start, _tracker
+from jupyter_mlops.store import get_store
+from jupyter_mlops.tracking.fluent import active_or_start_run
 
 
 def log_artifact(path: str, artifact_path: str | None = None) -> list[dict[str, Any]]:
@@ -32,8 +33,8 @@ def log_artifact(path: str, artifact_path: str | None = None) -> list[dict[str, 
 
 
 def _put(source: str, path: str) -> dict[str, Any]:
-    run = _active_or_start()
-    return _tracker.store().put_artifact(run.id, path, source)
+    run = active_or_start_run()
+    return get_store().put_artifact(run.id, path, source)
 
 
 def log_bytes(data: bytes, artifact_file: str) -> dict[str, Any]:

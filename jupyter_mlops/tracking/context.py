@@ -3,7 +3,7 @@
 Plain Python (no IPython or Jupyter imports), so scripts, the CLI and the magics share it.
 
 Capturing git state and the package list costs tens of milliseconds, far more than the 20 ms a
-tracked cell may add, so :func:`run_hook` (registered in ``fluent._tracker.run_hooks`` by
+tracked cell may add, so :func:`run_hook` (registered in ``session().run_hooks`` by
 :func:`install`) hands everything to one background worker and returns no tags: every tag and
 artifact is written by that worker straight to the store for the run's id, so they may arrive
 after the run ended. Pending captures are never lost: the worker thread is joined at interpreter
@@ -330,28 +330,29 @@ def run_hook(run: ActiveRun) -> dict[str, str]:
 
     Even the cheap tags are written there, so starting a run costs no extra store write.
     """
-    from jupyter_mlops.tracking.fluent import _tracker
+    from jupyter_mlops.store import get_store
+    from jupyter_mlops.tracking.session import session
 
-    nested = len(_tracker.stack) > 1
-    submit(capture, _tracker.store(), run.id, os.getcwd(), not nested, list(_source_finders))
+    nested = len(session().stack) > 1
+    submit(capture, get_store(), run.id, os.getcwd(), not nested, list(_source_finders))
     return {}
 
 
 def install(source_finder: SourceFinder | None = None) -> None:
     """Capture context for every run started from now on (idempotent)."""
-    from jupyter_mlops.tracking.fluent import _tracker
+    from jupyter_mlops.tracking.session import session
 
-    if run_hook not in _tracker.run_hooks:
-        _tracker.run_hooks.append(run_hook)
+    if run_hook not in session().run_hooks:
+        session().run_hooks.append(run_hook)
     if source_finder is not None and source_finder not in _source_finders:
         _source_finders.append(source_finder)
 
 
 def uninstall(source_finder: SourceFinder | None = None) -> None:
     """Undo :func:`install` (the hook stays while other source finders remain)."""
-    from jupyter_mlops.tracking.fluent import _tracker
+    from jupyter_mlops.tracking.session import session
 
     if source_finder is not None and source_finder in _source_finders:
         _source_finders.remove(source_finder)
-    if not _source_finders and run_hook in _tracker.run_hooks:
-        _tracker.run_hooks.remove(run_hook)
+    if not _source_finders and run_hook in session().run_hooks:
+        session().run_hooks.remove(run_hook)

@@ -6,7 +6,8 @@ import hashlib
 from typing import Any
 
 from jupyter_mlops.errors import InvalidInput
-from jupyter_mlops.tracking.fluent import _active_or_start, _tracker
+from jupyter_mlops.store import get_store
+from jupyter_mlops.tracking.fluent import active_or_start_run
 
 
 def describe_dataset(data: Any, name: str, context: str = "training") -> dict[str, Any]:
@@ -65,10 +66,8 @@ def log_dataset(data: Any, name: str, context: str = "training") -> dict[str, An
     from jupyter_mlops.contracts.record import record_contract
 
     record = describe_dataset(data, name, context)
-    run = _active_or_start()
+    run = active_or_start_run()
     path = f"datasets/{_safe(name)}-{record['digest']}/contract.yaml"
-    record["contract"] = record_contract(
-        _tracker.store(), run.id, path, data, name, record["digest"]
-    )
-    _tracker.store().add_dataset(run.id, record)
+    record["contract"] = record_contract(get_store(), run.id, path, data, name, record["digest"])
+    get_store().add_dataset(run.id, record)
     return record

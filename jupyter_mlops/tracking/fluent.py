@@ -15,14 +15,14 @@ import sys
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.errors import InvalidInput, NotFound
+from jupyter_mlops.processes import process_start_time
 from jupyter_mlops.store import get_store
-from jupyter_mlops.store.embedded import process_start_time
-from jupyter_mlops.tracking.buffer import MetricBuffer
+from jupyter_mlops.tracking.session import MetricListener, session
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,11 +33,7 @@ STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 MAX_PARAM_CHARS = 6000
 MAX_KEY_CHARS = 250
 DEFAULT_EXPERIMENT = "Default"
-REMOTE_WAIT_S = 2.0
-"""How long a read (or ``flush()``) waits for a remote store to take buffered writes; a run's
-end and a cell's end do not wait."""
 _ADJECTIVES = "amber bold brave calm clever eager fast gentle keen lucid merry noble quick sharp steady swift tidy vivid wise".split()  # noqa: E501
-MetricListener = Callable[[str, str, float, int], None]
 """Called as ``listener(run_id, key, value, step)`` after each ``log_metric`` point is queued."""
 _ANIMALS = "ant bee cat crane deer dove eel fox hare hawk ibis lynx mole newt owl puma seal wolf yak".split()  # noqa: E501
 
@@ -118,60 +114,16 @@ class ActiveRun:
         return f"<ActiveRun {self.name!r} id={self.id} experiment={self.experiment!r}>"
 
 
-class _Tracker:
-    """Per-process tracking state: active runs, default experiment, buffers, step counters."""
-
-    def __init__(self) -> None:
-        self.stack: list[ActiveRun] = []
-        self.experiment: str | None = None
-        self.buffers: dict[int, MetricBuffer] = {}
-        self.steps: dict[tuple[str, str], int] = {}
-        self.run_hooks: list[Callable[[ActiveRun], dict[str, str]]] = []
-        self.metric_listeners: list[MetricListener] = []
-
-    def store(self) -> Store:
-        return get_store()
-
-    def buffer(self) -> MetricBuffer:
-        store = self.store()
-        buf = self.buffers.get(id(store))
-        if buf is None:
-            buf = self.buffers[id(store)] = MetricBuffer(store)
-        return buf
-
-    def flush(self, remote_wait: float = REMOTE_WAIT_S) -> None:
-        """Write buffered points; never raises.
-
-        A remote store's points are handed to the flush thread and the caller waits
-        ``remote_wait`` seconds at most (0: not at all).
-        """
-        for buf in list(self.buffers.values()):
-            buf.flush(raise_errors=False, wait=remote_wait if buf.store.remote else None)
-
-    def current(self, run_id: str | None = None) -> ActiveRun | None:
-        if run_id is None:
-            return self.stack[-1] if self.stack else None
-        return next((r for r in self.stack if r.id == run_id), None)
-
-
-_tracker = _Tracker()
+_tracker = session()
+"""The tracking session (kept under its old name; use :func:`~.session.session`)."""
 _valid_keys: set[str] = set()
-
-
-def _forget_buffers_in_child() -> None:
-    # A forked child (a sweep worker, a fork-based pool) must not share the parent's buffers:
-    # their flush thread and locks do not exist there. The run stack is kept.
-    _tracker.buffers = {}
-
-
-os.register_at_fork(after_in_child=_forget_buffers_in_child)
 
 
 # -- experiments ----------------------------------------------------------------------------
 def set_experiment(name: str) -> dict[str, Any]:
     """Make ``name`` the experiment of runs started from now on (created if missing)."""
     _check_name(name, "experiment name")
-    experiment = _tracker.store().get_or_create_experiment(name)
+    experiment = get_store().get_or_create_experiment(name)
     _tracker.experiment = name
     return experiment
 
@@ -234,7 +186,7 @@ def start_run(
         raise InvalidInput("start_run(nested=True) needs an active run to nest under.")
     exp_name = _experiment_name(experiment or (parent.experiment if parent else None))
     _check_name(exp_name, "experiment name")
-    store = _tracker.store()
+    store = get_store()
     exp = store.get_or_create_experiment(exp_name)
     run_id = uuid.uuid4().hex
     run_name = str(name) if name else _generate_name()
@@ -274,7 +226,7 @@ def start_run(
 
 
 def _resume_run(run_id: str, tags: dict[str, Any]) -> ActiveRun:
-    store = _tracker.store()
+    store = get_store()
     doc = store.get_run(run_id)
     pid = os.getpid()  # this process owns it now: a dead one's run is shown KILLED
     store.update_run(
@@ -294,10 +246,9 @@ def _resume_run(run_id: str, tags: dict[str, Any]) -> ActiveRun:
 
 
 def _start_extras(run: ActiveRun, system_metrics: bool) -> None:
-    """Hooks of other modules: SummaryWriter capture, system metrics."""
-    from jupyter_mlops.tracking import autolog_tensorboard
-
-    autolog_tensorboard.watch()
+    """Hooks of other modules (SummaryWriter capture: ``session().start_hooks``), system metrics."""
+    for hook in list(_tracker.start_hooks):
+        hook()
     if system_metrics:
         from jupyter_mlops.tracking import system_metrics as monitor
 
@@ -317,7 +268,7 @@ def end_run(status: str = "FINISHED", run_id: str | None = None) -> None:
     target = _tracker.current(run_id)
     if target is None:
         return
-    store = _tracker.store()
+    store = get_store()
     ended = []
     while _tracker.stack:
         run = _tracker.stack.pop()
@@ -341,15 +292,19 @@ def end_run(status: str = "FINISHED", run_id: str | None = None) -> None:
         store.update_run(run_id, status=status, end_time=end_time)
 
 
-def _active_or_start() -> ActiveRun:
+def active_or_start_run() -> ActiveRun:
+    """The active run, or a new one (what every ``log_*`` call logs into)."""
     run = _tracker.current()
     return run if run is not None else start_run()
+
+
+_active_or_start = active_or_start_run
 
 
 def get_run(run_id: str) -> Run:
     """A run by id, with its params, metrics (last values) and tags."""
     _tracker.flush()
-    store = _tracker.store()
+    store = get_store()
     doc = store.get_run(str(run_id))
     name = doc.get("experiment") or _experiment_names(store).get(doc["experiment_id"], "")
     return Run.from_doc(doc, name)
@@ -369,7 +324,7 @@ def log_param(key: str, value: Any) -> Any:
 def log_params(params: dict[str, Any]) -> None:
     """Log several params at once."""
     run = _active_or_start()
-    _tracker.store().log_params(run.id, _stringify(params, "param"))
+    get_store().log_params(run.id, _stringify(params, "param"))
 
 
 def set_tag(key: str, value: Any) -> None:
@@ -380,7 +335,7 @@ def set_tag(key: str, value: Any) -> None:
 def set_tags(tags: dict[str, Any]) -> None:
     """Set several tags at once."""
     run = _active_or_start()
-    _tracker.store().set_tags(run.id, _stringify(tags, "tag"))
+    get_store().set_tags(run.id, _stringify(tags, "tag"))
 
 
 def _text(key: str, value: Any, what: str) -> str:
@@ -465,7 +420,7 @@ def get_metric_history(run_id: str, key: str) -> pd.DataFrame:
     import pandas as pd
 
     _tracker.flush()
-    points = _tracker.store().get_metric_history(str(run_id), key)
+    points = get_store().get_metric_history(str(run_id), key)
     return pd.DataFrame(
         {
             "step": [p[2] for p in points],
@@ -517,7 +472,7 @@ def find_runs(
     from jupyter_mlops.tracking import search
 
     _tracker.flush()
-    store = _tracker.store()
+    store = get_store()
     ids = None if experiments is None else _experiment_ids(store, experiments)
     hint = search.server_filter(filter) if store.remote else None
     rows = store.list_runs(ids, hint)

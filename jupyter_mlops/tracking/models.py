@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from jupyter_mlops.errors import Conflict, IntegrityError, InvalidInput, NotFound
+from jupyter_mlops.store import get_store, refs
 from jupyter_mlops.tracking.flavors import Flavor, flavor_for, flavor_named
-from jupyter_mlops.tracking.fluent import _active_or_start, _tracker
+from jupyter_mlops.tracking.fluent import active_or_start_run
 from jupyter_mlops.tracking.mlflow_pyfunc import MLFLOW_DESCRIPTOR, mlmodel
 
 MODEL_FILE = "model.pkl"
@@ -110,8 +111,8 @@ def log_model(
     if not isinstance(name, str) or not name.strip("/") or ".." in name.split("/"):
         raise InvalidInput(f"Model name {name!r} must be a relative path such as 'model'.")
     name = name.strip("/")
-    run = _active_or_start()
-    store = _tracker.store()
+    run = active_or_start_run()
+    store = get_store()
     if f"{name}/{DESCRIPTOR}" in store.get_run(run.id).get("artifacts", {}):
         raise Conflict(
             f"Run {run.id} already has a model at {name!r}; log this one under another name, "
@@ -184,12 +185,12 @@ def _remember(model: Any, uri: str, sha256: str) -> None:
         ref: Any = weakref.ref(model)
     except TypeError:
         return
-    _logged[(_tracker.store().uri, id(model))] = (ref, uri, sha256)
+    _logged[(get_store().uri, id(model))] = (ref, uri, sha256)
 
 
 def logged_uri_of(model: Any) -> str | None:
     """The URI this process logged ``model`` under, if it has not changed since (same pickle)."""
-    entry = _logged.get((_tracker.store().uri, id(model)))
+    entry = _logged.get((get_store().uri, id(model)))
     if entry is None or entry[0]() is not model:
         return None
     import hashlib
@@ -213,19 +214,13 @@ def _library_versions() -> dict[str, str]:
 
 
 def parse_runs_uri(uri: str) -> tuple[str, str]:
-    """``runs:/<run_id>/<path>`` → ``(run_id, path)``."""
-    rest = uri[len("runs:/") :].strip("/")
-    run_id, _, path = rest.partition("/")
-    if not run_id or not path:
-        raise InvalidInput(
-            f"Bad model URI {uri!r}: expected runs:/<run_id>/<path>, e.g. runs:/3f2a.../model."
-        )
-    return run_id, path
+    """``runs:/<run_id>/<path>`` → ``(run_id, path)`` (see :mod:`jupyter_mlops.store.refs`)."""
+    return refs.parse_runs_uri(uri)
 
 
 def read_descriptor(run_id: str, path: str) -> dict[str, Any]:
     """The ``MLmodel.json`` of a logged model."""
-    store = _tracker.store()
+    store = get_store()
     try:
         file = store.artifact_file(run_id, f"{path}/{DESCRIPTOR}")
     except NotFound:
@@ -253,24 +248,13 @@ def model_files(uri: str) -> ModelFiles:
     ``models:/<name>/latest``, or a folder holding ``MLmodel.json`` and the model file (what
     ``jupyter mlops k8s`` exports).
     """
-    if not isinstance(uri, str):
-        raise InvalidInput(f"A model URI must be a string, not {type(uri).__name__}.")
-    if uri.startswith("runs:/"):
-        run_id, path = parse_runs_uri(uri)
-        return _run_files(uri, run_id, path, path, None, None)
-    if uri.startswith("models:/"):
-        from jupyter_mlops.registry.registry import resolve_model_uri
-
-        version = resolve_model_uri(uri)
-        run_id, path = parse_runs_uri(version.source)
-        return _run_files(version.uri, run_id, path, version.name, version.version, version.sha256)
-    folder = uri[len("file://") :] if uri.startswith("file://") else uri
-    if os.path.isdir(folder):
-        return _folder_files(folder)
-    raise InvalidInput(
-        f"Unsupported model URI {uri!r}: use runs:/<run_id>/<path>, models:/<name>/<version>, "
-        "models:/<name>@<alias>, models:/<name>/latest or a model folder."
-    )
+    ref = refs.resolve(get_store(), uri)
+    if ref.folder is not None:
+        return _folder_files(ref.folder)
+    assert ref.run_id is not None and ref.path is not None
+    if ref.version is None:
+        return _run_files(uri, ref.run_id, ref.path, ref.path, None, None)
+    return _run_files(ref.canonical, ref.run_id, ref.path, str(ref.name), ref.version, ref.sha256)
 
 
 def _run_files(
@@ -278,7 +262,7 @@ def _run_files(
 ) -> ModelFiles:
     descriptor = read_descriptor(run_id, path)
     model_path = f"{path}/{descriptor.get('model_file', MODEL_FILE)}"
-    store = _tracker.store()
+    store = get_store()
     record = store.get_run(run_id).get("artifacts", {}).get(model_path, {})
     if sha256 is not None and record.get("sha256") != sha256:
         raise IntegrityError(
@@ -327,15 +311,13 @@ def load_reference(uri: str) -> Any:
     """The reference sample stored with a logged or registered model, as a DataFrame."""
     import pandas as pd
 
-    if uri.startswith("models:/"):
-        from jupyter_mlops.registry.registry import resolve_model_uri
-
-        uri = resolve_model_uri(uri).source
-    run_id, path = parse_runs_uri(uri)
+    ref = refs.resolve(get_store(), uri, folders=False)
+    run_id, path = str(ref.run_id), str(ref.path)
+    uri = ref.registered.source if ref.registered else uri
     reference = read_descriptor(run_id, path).get("reference")
     if not reference:
         raise NotFound(
             f"{uri} was logged without reference data (log_model(..., reference_data=X))."
         )
-    file = _tracker.store().artifact_file(run_id, reference["path"])
+    file = get_store().artifact_file(run_id, reference["path"])
     return pd.read_json(file, orient="split")
