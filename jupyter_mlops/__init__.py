@@ -63,6 +63,7 @@ _API = {
         "get_deployment",
         "list_deployments",
         "undeploy",
+        "stop_deployment",
     ],
     "jupyter_mlops.monitoring.drift": ["detect_drift"],
     "jupyter_mlops.monitoring.report": ["DriftReport", "list_drift_reports"],

@@ -49,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
         "-f", "--filter", help="e.g. \"metrics.accuracy > 0.9 and params.model = 'rf'\""
     )
     runs.add_argument("-o", "--order-by", action="append", help="e.g. 'metrics.accuracy DESC'")
-    runs.add_argument("-n", "--max-results", type=int, default=50, help="at most N rows (50)")
+    runs.add_argument(
+        "-n", "--max-results", "--limit", type=int, default=50, help="at most N rows (50)"
+    )
     runs.add_argument("--columns", help="comma-separated columns to show (default: a summary)")
     runs.set_defaults(handler=_runs)
 
@@ -83,8 +85,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_serve)
 
-    deployments = sub.add_parser("deployments", help="local deployments and their live status")
+    deployments = sub.add_parser(
+        "deployments",
+        help="local deployments and their live status; `deployments stop NAME` stops one",
+    )
     deployments.set_defaults(handler=_deployments)
+    verbs = deployments.add_subparsers(dest="verb", metavar="VERB")
+    verbs.add_parser("list", help="every deployment with its live status (the default)")
+    stop = verbs.add_parser("stop", help="stop a deployment's server and mark it stopped")
+    stop.add_argument("name", help="the deployment's name")
 
     k8s = sub.add_parser("k8s", help="write a Dockerfile and Kubernetes manifests for a model")
     k8s.add_argument("model_uri")
@@ -314,9 +323,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _deployments(args: argparse.Namespace) -> int:
-    from jupyter_mlops.serving.deploy import list_deployments
+    from jupyter_mlops.serving.deploy import list_deployments, stop_deployment
 
     _use_store(args)
+    if getattr(args, "verb", None) == "stop":
+        stopped = stop_deployment(args.name)
+        print(f"Stopped deployment {stopped.name} ({stopped.url}): {stopped.requests} requests.")
+        return 0
     found = list_deployments()
     if not found:
         print("No deployments yet. Start one with %mlops_deploy or `jupyter mlops serve`.")

@@ -27,6 +27,7 @@ def test_runs_table_filter_and_bad_filter(store_dir):
         with mlops.start_run(experiment="cli", name=f"acc-{acc}"):
             mlops.log_metric("acc", acc)
     done = cli("runs", "--filter", "metrics.acc > 0.9")
+    assert "acc-0.95" not in cli("runs", "--limit", "1", "-o", "metrics.acc ASC").stdout
     assert done.returncode == 0 and "acc-0.95" in done.stdout and "acc-0.7" not in done.stdout
     bad = cli("runs", "--filter", "metrics.acc >> 1")
     assert bad.returncode == 2 and "position" in bad.stderr and "Traceback" not in bad.stderr
@@ -43,6 +44,10 @@ def test_models_and_deployments(store_dir):
     missing = cli("models", "nope")
     assert missing.returncode == 2 and "No registered model named 'nope'" in missing.stderr
     assert "No deployments yet" in cli("deployments").stdout
+    assert "No deployments yet" in cli("deployments", "list").stdout
+    ghost = cli("deployments", "stop", "ghost")
+    assert ghost.returncode == 2 and "No deployment named 'ghost'" in ghost.stderr
+    assert "Traceback" not in ghost.stderr
 
 
 def test_drift_between_two_files(store_dir, tmp_path):

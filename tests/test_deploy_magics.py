@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 import urllib.request
 
@@ -66,6 +68,15 @@ def test_stop_magic_and_k8s_target(registered, capsys, tmp_path):
     registered.run_line_magic("mlops_deploy", "--stop iris-v1")
     assert "stopped iris-v1" in capsys.readouterr().out
     assert get_deployment("iris-v1").status == "stopped"
+    mlops.deploy("models:/iris/1", name="iris-cli")  # the same verb on the command line
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_mlops", "deployments", "stop", "iris-cli"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "Stopped deployment iris-cli" in done.stdout, done.stderr
+    assert get_deployment("iris-cli").status == "stopped"
     out = tmp_path / "k8s"
     registered.run_line_magic("mlops_deploy", f"models:/iris@production --target k8s -o {out}")
     assert {"Dockerfile", "deployment.yaml", "service.yaml", "model"} <= set(os.listdir(out))

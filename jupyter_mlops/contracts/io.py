@@ -10,28 +10,18 @@ contract file can never run code. PyYAML comes with ``jupyter_events`` (a depend
 from __future__ import annotations
 
 import json
-import math
 import os
 from typing import Any
 
+from jupyter_mlops import jsonable
 from jupyter_mlops.errors import InvalidInput, NotFound, StoreError
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def plain(value: Any) -> Any:
-    """``value`` with numpy/pandas scalars and timestamps turned into JSON-able Python values."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
+    """``value`` as JSON-able Python values, infinite range ends kept, timestamps as ISO text."""
+    return jsonable.plain(value, keep_infinity=True, dates=True)
 
 
 def dump_json(data: dict[str, Any]) -> str:

@@ -61,7 +61,7 @@ class DeployMagics(Magics):
         if args.stop:
             if args.model_uri:
                 raise UsageError("--stop NAME takes no model URI.")
-            call(deploy.undeploy, args.stop)
+            call(deploy.stop_deployment, args.stop)
             print(f"✓ stopped {args.stop}")
             return None
         if not args.model_uri:

@@ -182,7 +182,8 @@ class RunsHandler(MlopsHandler):
     async def get(self) -> None:
         """Search runs (``experiment`` and ``order_by`` may repeat)."""
         limit, offset = routes.page_bounds(
-            self.get_query_argument("limit", None), self.get_query_argument("offset", None)
+            self.get_query_argument("max_results", None) or self.get_query_argument("limit", None),
+            self.get_query_argument("offset", None),
         )
         await self.reply(
             routes.runs_page,

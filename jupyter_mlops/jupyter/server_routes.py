@@ -10,11 +10,11 @@ keys. Nothing here imports tornado or jupyter_server, so it is tested like any o
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from collections.abc import Iterable
 from typing import Any
 
+from jupyter_mlops import jsonable
 from jupyter_mlops.errors import InvalidInput, MlopsError, NotFound
 
 DEFAULT_PAGE = 100
@@ -24,14 +24,8 @@ DRIFT_SUMMARY_DROP = ("distributions",)
 
 # -- JSON ------------------------------------------------------------------------------------
 def plain(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by ``None`` (JSON has no NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
+    """``value`` as JSON-able values, every non-finite float ``None`` (JSON has no NaN)."""
+    return jsonable.plain(value)
 
 
 # -- request values --------------------------------------------------------------------------
@@ -300,7 +294,7 @@ def stop_deployment(name: str) -> dict[str, Any]:
     """``POST deployments/<name>/stop``."""
     from jupyter_mlops.serving import deploy
 
-    return {"deployment": dataclasses.asdict(deploy.undeploy(name))}
+    return {"deployment": dataclasses.asdict(deploy.stop_deployment(name))}
 
 
 # -- drift -------------------------------------------------------------------------------------

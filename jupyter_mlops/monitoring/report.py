@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
-import math
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from jupyter_mlops import jsonable
 from jupyter_mlops.errors import InvalidInput, NotFound
 
 TABLE = "drift_reports"  # jupyter_mlops.entities.monitoring.REPORTS
@@ -166,16 +165,7 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def _plain(value: Any) -> Any:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
+_plain = jsonable.plain  # windows.py imports it under this name
 
 
 def list_drift_reports(name: str | None = None) -> list[DriftReport]:

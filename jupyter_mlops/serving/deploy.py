@@ -99,7 +99,11 @@ def deploy(
         log_file=log_file,
         on_violation=on_violation,
     )
-    get_store().record_deployment(record)
+    try:
+        get_store().record_deployment(record)
+    except BaseException:  # never a server the store does not know about
+        _terminate(proc.pid, record.proc_start)
+        raise
     _wait_healthy(proc, record, log_file)
     get_store().update_deployment(name, state="running")
     return get_deployment(name)
