@@ -263,6 +263,12 @@ async def test_runs_route_filters_orders_and_pages(jp_fetch):
         params=[("experiment", "churn"), ("order_by", "metrics.acc DESC"), ("offset", "2")],
     )
     assert [r["run_name"] for r in rest["runs"]] == ["rf-0"]
+    same = await get_json(  # max_results is search_runs' name for limit (docs/verbs.md)
+        jp_fetch,
+        "runs",
+        params=[("experiment", "churn"), ("order_by", "metrics.acc DESC"), ("max_results", "2")],
+    )
+    assert [r["run_name"] for r in same["runs"]] == ["rf-2", "rf-1"]
 
     filtered = await get_json(
         jp_fetch, "runs", params={"filter": "params.n_estimators >= 200 and params.model = 'rf'"}

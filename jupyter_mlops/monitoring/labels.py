@@ -264,10 +264,10 @@ def log_labels(deployment: str, ids: Iterable[Any], y_true: Iterable[Any]) -> in
 def _values(data: Any, label: str) -> list[Any]:
     if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
         raise InvalidInput(f"{label} must be a list, an array or a Series, not {data!r}.")
-    return pd.Series(list(data), dtype=object).map(_plain).tolist()
+    return pd.Series(list(data), dtype=object).map(_python_value).tolist()
 
 
-def _plain(value: Any) -> Any:
+def _python_value(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -361,8 +361,8 @@ class Reference:
         Returns ``status, drifted, method, statistic, p_value, threshold`` (the automatic
         choice of method: chi-square or z for classes, K-S or Wasserstein for numbers).
         """
+        from jupyter_mlops.jsonable import plain as _plain
         from jupyter_mlops.monitoring.drift import detect_drift
-        from jupyter_mlops.monitoring.report import _plain
 
         if self.predictions is None:
             return {"status": self.prediction_status, "drifted": None}

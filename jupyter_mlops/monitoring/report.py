@@ -107,7 +107,8 @@ class DriftReport:
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON types (``None`` where a value is missing, never ``NaN``)."""
         fields = {k: v for k, v in self.__dict__.items() if k not in ("columns", "distributions")}
-        rows = [{k: _plain(v) for k, v in row.items()} for row in self.columns.to_dict("records")]
+        plain = jsonable.plain
+        rows = [{k: plain(v) for k, v in row.items()} for row in self.columns.to_dict("records")]
         return {**fields, "columns": rows, "distributions": self.distributions}
 
     @classmethod
@@ -163,9 +164,6 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     for name in ("column", "kind", "method", "status"):
         frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
     return frame
-
-
-_plain = jsonable.plain  # windows.py imports it under this name
 
 
 def list_drift_reports(name: str | None = None) -> list[DriftReport]:

@@ -34,6 +34,7 @@ import pandas as pd
 
 from jupyter_mlops.entities.monitoring import MonitorWindowDoc
 from jupyter_mlops.errors import InvalidInput
+from jupyter_mlops.jsonable import plain as _plain
 from jupyter_mlops.monitoring.drift import detect_drift
 from jupyter_mlops.monitoring.labels import (
     LogFrames,
@@ -49,7 +50,7 @@ from jupyter_mlops.monitoring.labels import (
     window_metrics,
 )
 from jupyter_mlops.monitoring.methods import get_method
-from jupyter_mlops.monitoring.report import DriftReport, _now, _plain
+from jupyter_mlops.monitoring.report import DriftReport, _now
 from jupyter_mlops.store import get_store
 
 __all__ = ["MIN_ROWS", "DriftWindow", "MonitorResult", "list_drift_windows", "monitor"]

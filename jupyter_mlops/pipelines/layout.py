@@ -254,7 +254,7 @@ def _headings(cell: Cell) -> list[tuple[int, str]]:
     for line in cell.source.splitlines():
         match = _HEADING.match(line.strip())
         if match:
-            found.append((len(match.group(1)), _plain(match.group(2))))
+            found.append((len(match.group(1)), _markdown_text(match.group(2))))
     return found
 
 
@@ -271,7 +271,7 @@ def _heading(cell: Cell, level: int) -> str | None:
     return next((title for lvl, title in _headings(cell) if lvl == level), None)
 
 
-def _plain(markdown: str) -> str:
+def _markdown_text(markdown: str) -> str:
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", markdown)  # links keep their text
     return re.sub(r"[`*_~]", "", text)
 

@@ -136,14 +136,14 @@ def _save_json(value: Any, base: str) -> str | None:
     import json
     import os
 
-    def plain(v: Any) -> bool:
+    def is_plain(v: Any) -> bool:
         if type(v) in (type(None), bool, int, float, str):
             return True
         if type(v) is list:
-            return all(plain(x) for x in v)
-        return type(v) is dict and all(type(k) is str and plain(x) for k, x in v.items())
+            return all(is_plain(x) for x in v)
+        return type(v) is dict and all(type(k) is str and is_plain(x) for k, x in v.items())
 
-    if not plain(value):
+    if not is_plain(value):
         return None
     with open(base + ".json.tmp", "w", encoding="utf-8") as fh:
         json.dump(value, fh)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.viz.charts import figure_to_png, new_figure, plain
+from jupyter_mlops.viz.charts import figure_to_png, label_text, new_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -49,7 +49,7 @@ def history_figure(view: SweepView) -> Figure:
     else:
         ax.legend(fontsize=7, loc="best", frameon=False)
     ax.set_xlabel("trial")
-    ax.set_ylabel(plain(view.metric))
+    ax.set_ylabel(label_text(view.metric))
     ax.set_title(f"Optimization history ({view.direction})", fontsize=9)
     ax.grid(alpha=0.3)
     return figure
@@ -81,7 +81,7 @@ def parallel_figure(view: SweepView) -> Figure:
         ax.axvline(x, color="#444", linewidth=0.8)
         for y, label in ticks:
             ax.text(x + 0.03, y, label, fontsize=6.5, va="center")
-    ax.set_xticks(range(len(names)), [plain(n, 18) for n in names], fontsize=8)
+    ax.set_xticks(range(len(names)), [label_text(n, 18) for n in names], fontsize=8)
     ax.set_yticks([])
     ax.set_xlim(-0.1, len(names) - 0.6)
     ax.set_ylim(-0.05, 1.05)
@@ -102,7 +102,7 @@ def importance_figure(view: SweepView) -> Figure:
         ax.text(0.5, 0.5, "Needs four complete trials", ha="center", transform=ax.transAxes)
         ax.set_axis_off()
         return figure
-    ax.barh([plain(k, 24) for k, _ in items], [v for _, v in items], color="#1f77b4")
+    ax.barh([label_text(k, 24) for k, _ in items], [v for _, v in items], color="#1f77b4")
     for y, (_, v) in enumerate(items):
         ax.text(v, y, f" {v:.2f}", va="center", fontsize=7)
     ax.set_xlim(0, 1.1)
@@ -118,7 +118,7 @@ def _axis(
     if any(n is None for n in numbers) or view.space.get(name, "").startswith("choice"):
         levels = sorted({str(v) for v in raw})
         spots = {lv: (i + 0.5) / len(levels) for i, lv in enumerate(levels)}
-        return [spots[str(v)] for v in raw], [(spots[lv], plain(lv, 14)) for lv in levels]
+        return [spots[str(v)] for v in raw], [(spots[lv], label_text(lv, 14)) for lv in levels]
     known = [n for n in numbers if n is not None]
     log = view.space.get(name, "").startswith("log") and all(n > 0 for n in known)
     scaled = [math.log10(n) if log else n for n in known]
@@ -134,7 +134,7 @@ def _colorbar(figure: Figure, cmap: Any, low: float, high: float, metric: str) -
 
     axis = figure.add_axes((0.9, 0.18, 0.02, 0.66))
     figure.colorbar(ScalarMappable(Normalize(low, high), cmap), cax=axis)
-    axis.set_ylabel(plain(metric, 20), fontsize=7)
+    axis.set_ylabel(label_text(metric, 20), fontsize=7)
     axis.tick_params(labelsize=6)
 
 

@@ -155,7 +155,7 @@ def run_styles(labels: Sequence[str]) -> dict[str, dict[str, Any]]:
     }
 
 
-def plain(text: Any, limit: int = 40) -> str:
+def label_text(text: Any, limit: int = 40) -> str:
     """``text`` safe to draw: ``$`` escaped (no mathtext), shortened to ``limit`` characters."""
     text = str(text)
     if len(text) > limit:
@@ -195,7 +195,7 @@ def _legend_width(labels: Sequence[str]) -> float:
     """Inches a legend of ``labels`` in 8-point text takes (estimated, no text measuring)."""
     if not labels:
         return 0.0
-    chars = max(len(plain(label, 32)) for label in labels)
+    chars = max(len(label_text(label, 32)) for label in labels)
     return math.ceil(len(labels) / LEGEND_ROWS) * (0.45 + 0.062 * chars) + 0.1
 
 
@@ -219,7 +219,7 @@ def _legend(figure: Figure, labels: Sequence[str], styles: Mapping[str, dict[str
     handles = [Line2D([], [], linewidth=2, **styles[label]) for label in labels]
     figure.legend(
         handles,
-        [plain(label, 32) for label in labels],
+        [label_text(label, 32) for label in labels],
         loc="upper left",
         bbox_to_anchor=(1 - _legend_width(labels) / figure.get_size_inches()[0], 0.98),
         fontsize=8,
@@ -304,7 +304,7 @@ def _draw_metric(
             LineCollection(segments, colors=colors, linewidths=widths, linestyles=dashes)
         )
         ax.autoscale_view()
-    title = plain(metric, 48) + (f"  (best: {plain(best, 28)})" if best else "")
+    title = label_text(metric, 48) + (f"  (best: {label_text(best, 28)})" if best else "")
     ax.set_title(title, fontsize=9, loc="left")
     ax.set_xlabel("step", fontsize=8)
     _few_ticks(ax)
@@ -332,7 +332,7 @@ def _axis_positions(values: Sequence[Any]) -> tuple[np.ndarray, list[tuple[float
         span = max(len(categories) - 1, 1)
         spots = [0.5] if len(categories) == 1 else [i / span for i in range(len(categories))]
         every = math.ceil(len(categories) / 12)  # at most about 12 labels per axis
-        ticks = [(spots[i], plain(c, 18)) for i, c in enumerate(categories) if i % every == 0]
+        ticks = [(spots[i], label_text(c, 18)) for i, c in enumerate(categories) if i % every == 0]
         scaled = numbers / span if len(categories) > 1 else np.where(np.isnan(numbers), np.nan, 0.5)
         return scaled, ticks
     if np.isnan(numbers).all():
@@ -408,7 +408,7 @@ def _finish_parallel(ax: Axes, columns: Sequence[str], any_missing: bool) -> Non
     rotation = 20 if len(columns) > 4 else 0
     ax.set_xticks(
         range(len(columns)),
-        [plain(c, 24) for c in columns],
+        [label_text(c, 24) for c in columns],
         fontsize=8,
         rotation=rotation,
         ha="right" if rotation else "center",
@@ -453,10 +453,10 @@ def scatter_figure(frame: pd.DataFrame, x: str, y: str, *, annotate: int = 40) -
     ax.scatter(xs[points], ys[points], s=48, c=colors, edgecolors="white", linewidths=0.6, zorder=3)
     if len(labels) <= annotate:
         for i in _unclashed(points, xs, ys, labels):
-            ax.annotate(plain(labels[i], 22), (xs[i], ys[i]), xytext=(4, 4), **_ANNOTATION)
+            ax.annotate(label_text(labels[i], 22), (xs[i], ys[i]), xytext=(4, 4), **_ANNOTATION)
     for set_ticks, categories in ((ax.set_xticks, x_categories), (ax.set_yticks, y_categories)):
         if categories:
-            set_ticks(range(len(categories)), [plain(c, 18) for c in categories])
+            set_ticks(range(len(categories)), [label_text(c, 18) for c in categories])
     _finish_scatter(ax, x, y, len(labels) - len(points), shown=len(points))
     return figure
 
@@ -484,7 +484,7 @@ def _unclashed(points: np.ndarray, xs: np.ndarray, ys: np.ndarray, labels: list[
     kept: list[tuple[float, float, float, float]] = []
     shown = []
     for i in points:
-        box = (sx[i], sy[i], sx[i] + len(plain(labels[i], 22)) * LABEL_CHAR_W + 0.01,
+        box = (sx[i], sy[i], sx[i] + len(label_text(labels[i], 22)) * LABEL_CHAR_W + 0.01,
                sy[i] + LABEL_H)  # fmt: skip
         if all(box[2] < k[0] or box[0] > k[2] or box[3] < k[1] or box[1] > k[3] for k in kept):
             kept.append(box)
@@ -494,8 +494,8 @@ def _unclashed(points: np.ndarray, xs: np.ndarray, ys: np.ndarray, labels: list[
 
 def _finish_scatter(ax: Axes, x: str, y: str, left_out: int, shown: int) -> None:
     ax.margins(x=0.15, y=0.08)  # room for the labels of the outermost points
-    ax.set_xlabel(plain(x, 60), fontsize=9)
-    ax.set_ylabel(plain(y, 60), fontsize=9)
+    ax.set_xlabel(label_text(x, 60), fontsize=9)
+    ax.set_ylabel(label_text(y, 60), fontsize=9)
     ax.tick_params(labelsize=8)
     ax.grid(alpha=0.3)
     if not shown:
