@@ -19,6 +19,7 @@ from jupyter_mlops.contracts.io import read_contract_file
 from jupyter_mlops.contracts.model import DataContract
 from jupyter_mlops.contracts.record import read_artifact_contract
 from jupyter_mlops.errors import InvalidInput, NotFound
+from jupyter_mlops.store.refs import is_model_uri
 
 CONTRACT_FILE = "contract.yaml"
 
@@ -36,7 +37,7 @@ def resolve_contract(source: Any) -> tuple[DataContract, str]:
             "validate needs a DataContract (mlops.profile(df)), a contract file (.yaml/.json) "
             f"or a model URI (models:/name/1), not {type(source).__name__}."
         )
-    if source.startswith(("models:/", "runs:/")):
+    if is_model_uri(source):
         return model_contract(source), source
     return load_contract(source), source
 
@@ -44,7 +45,7 @@ def resolve_contract(source: Any) -> tuple[DataContract, str]:
 def load_contract(path_or_uri: str | os.PathLike[str]) -> DataContract:
     """Read a contract from a ``.yaml``/``.json`` file, or the one a model version recorded."""
     path = os.fspath(path_or_uri)
-    if path.startswith(("models:/", "runs:/")):
+    if is_model_uri(path):
         return model_contract(path)
     return DataContract.from_dict(read_contract_file(path))
 
@@ -91,7 +92,7 @@ def served_contract(uri: str) -> DataContract | None:
     ``uri`` is what the server loaded (``models:/name/3`` or ``runs:/...``); for a model folder
     (``jupyter mlops k8s``) the ``contract.yaml`` beside ``MLmodel.json`` is used.
     """
-    if uri.startswith(("models:/", "runs:/")):
+    if is_model_uri(uri):
         return find_model_contract(uri)
     folder = uri[len("file://") :] if uri.startswith("file://") else uri
     return folder_contract(folder) if os.path.isdir(folder) else None

@@ -9,6 +9,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
 from jupyter_mlops.jupyter.magic_util import call, parse, variable
+from jupyter_mlops.store.refs import is_model_uri
 
 
 @magics_class
@@ -56,7 +57,7 @@ class ValidateMagics(Magics):
             )
         data = variable(self.shell, args.data, "the data to validate")
         source = self._contract(args.contract) if args.contract else args.against
-        if args.against and not args.against.startswith(("models:/", "runs:/")):
+        if args.against and not is_model_uri(args.against):
             raise UsageError(
                 f"--against takes a model URI (models:/name/1, models:/name@alias, "
                 f"runs:/<run_id>/model), not {args.against!r}."

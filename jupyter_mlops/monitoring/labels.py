@@ -394,12 +394,11 @@ class ServedVersions:
 
     def uri(self, version: int | None) -> str:
         """The model URI of one served version."""
+        from jupyter_mlops.store.refs import model_name_of
+
         uri = self.doc["model_uri"]
-        if version is None or not uri.startswith("models:/"):
-            return uri
-        rest = uri[len("models:/") :]
-        name = rest.rsplit("@", 1)[0] if "@" in rest else rest.rpartition("/")[0]
-        return f"models:/{name}/{version}"
+        name = model_name_of(uri)
+        return uri if version is None or name is None else f"models:/{name}/{version}"
 
     def model(self, version: int | None) -> ServedModel:
         """The version's model (hash-verified) and its input column order."""
@@ -455,7 +454,9 @@ def no_traffic_message(doc: dict[str, Any], since: Any) -> str:
 
 def no_reference_message(deployment: str, uri: str) -> str:
     """What to do when a served version was stored without a reference sample."""
-    name = uri[len("models:/") :].rpartition("/")[0] if uri.startswith("models:/") else None
+    from jupyter_mlops.store.refs import model_name_of
+
+    name = model_name_of(uri)
     how = (
         f"register_model(model, {name!r}, reference_data=X_train)"
         if name

@@ -354,7 +354,9 @@ class ModelService:
 
     # -- alias following -------------------------------------------------------------------------
     def follows_alias(self) -> bool:
-        return self.model_uri.startswith("models:/") and "@" in self.model_uri
+        from jupyter_mlops.store.refs import MODELS
+
+        return self.model_uri.startswith(MODELS) and "@" in self.model_uri
 
     def reload_if_moved(self) -> LoadedModel | None:
         """Load and swap in the alias's new version if it moved; return it (else ``None``)."""
