@@ -24,6 +24,7 @@ INTERNAL_EXPERIMENT = "_jupyter_mlops"
 """Where documents and record streams live; hidden from every list of experiments."""
 PAGE = 50_000  # the most runs MLflow returns per search page
 PARAMS_TAGS_PER_BATCH = 100
+_UNREAD = object()
 _UNREACHABLE = re.compile(
     r"connection refused|max retries exceeded|failed to establish|timed out|name or service",
     re.IGNORECASE,
@@ -70,6 +71,7 @@ class MlflowBase(Store):
         )
         self._lock = threading.RLock()  # transactions, internal-run creation
         self._host = socket.gethostname()
+        self._creds: Any = _UNREAD
 
     def __repr__(self) -> str:
         return f"MlflowStore({self.uri!r})"
@@ -118,6 +120,12 @@ class MlflowBase(Store):
                 return out
 
     def _host_creds(self) -> Any:
+        """:meth:`_read_host_creds`, read once per store (a credentials file is not re-read)."""
+        if self._creds is _UNREAD:
+            self._creds = self._read_host_creds()
+        return self._creds
+
+    def _read_host_creds(self) -> Any:
         """Credentials for MLflow's REST API, from MLflow's variables; ``None`` off HTTP(S).
 
         These are what MLflow's client reads (``MLFLOW_TRACKING_USERNAME`` and ``..._PASSWORD``
