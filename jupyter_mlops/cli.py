@@ -60,10 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     models.set_defaults(handler=_models)
 
     drift = sub.add_parser(
-        "drift", help="compare two data files (CSV or Parquet); exit code 1 when they drifted"
+        "drift",
+        help="compare two data files (CSV or Parquet); exit code 1 when they drifted; "
+        "--list: the saved drift reports",
     )
-    drift.add_argument("reference", help="the reference data file")
-    drift.add_argument("current", help="the current data file")
+    drift.add_argument("reference", nargs="?", help="the reference data file")
+    drift.add_argument("current", nargs="?", help="the current data file")
+    drift.add_argument(
+        "--list", action="store_true", help="list the saved drift reports (of --name) instead"
+    )
+    drift.add_argument("--name", help="with --list: only the reports saved under NAME")
     drift.add_argument("-c", "--column", action="append", help="only these columns (repeatable)")
     drift.add_argument("--method", help="one method for every column, e.g. ks or psi")
     drift.add_argument("--threshold", type=float, help="one threshold for every column")
@@ -249,9 +255,17 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _drift(args: argparse.Namespace) -> int:
+    from jupyter_mlops.errors import InvalidInput
     from jupyter_mlops.monitoring import detect_drift
 
     _use_store(args)
+    if args.list:
+        return _drift_reports(args.name)
+    if not args.reference or not args.current:
+        raise InvalidInput(
+            "drift compares two files: jupyter mlops drift REFERENCE CURRENT (or --list to "
+            "see the saved reports)."
+        )
     report = detect_drift(
         _read_table(args.reference),
         _read_table(args.current),
@@ -271,6 +285,21 @@ def _drift(args: argparse.Namespace) -> int:
     if args.save:
         print(f"saved as {report.save(args.save)}")
     return 1 if report.dataset_drift else 0
+
+
+def _drift_reports(name: str | None) -> int:
+    from jupyter_mlops.monitoring.report import list_drift_reports
+
+    found = list_drift_reports(name)
+    if not found:
+        print("No saved drift reports. Save one with `jupyter mlops drift REF CUR --save NAME`.")
+        return 0
+    rows = [
+        (r.report_id[:12], r.name or "", r.created_at[:19], f"{r.n_drifted}/{r.n_tested}")
+        for r in found
+    ]
+    _print_rows(("report", "name", "created", "drifted"), rows)
+    return 0
 
 
 def _read_table(path: str) -> Any:

@@ -62,5 +62,10 @@ def test_drift_between_two_files(store_dir, tmp_path):
     loud = cli("drift", "ref.csv", "cur.csv", "--save", "nightly", cwd=tmp_path)
     assert loud.returncode == 1 and loud.stdout.startswith("DRIFT: 1 of 2")
     assert [r.name for r in mlops.list_drift_reports()] == ["nightly"]
+    listed = cli("drift", "--list")  # the saved reports, as GET drift lists them
+    assert listed.returncode == 0 and "nightly" in listed.stdout and "1/2" in listed.stdout
+    assert "nightly" not in cli("drift", "--list", "--name", "other").stdout
+    alone = cli("drift", "ref.csv", cwd=tmp_path)
+    assert alone.returncode == 2 and "compares two files" in alone.stderr
     broken = cli("drift", "ref.csv", "missing.csv", cwd=tmp_path)
     assert broken.returncode == 2 and "Cannot read missing.csv" in broken.stderr
