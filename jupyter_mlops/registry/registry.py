@@ -69,12 +69,6 @@ class RegisteredModel:
     last_updated: int
 
 
-def _store() -> Any:
-    """The store (kept for callers that reach it through the registry)."""
-    return get_store()
-
-
-# -- registering ------------------------------------------------------------------------------
 def register_model(
     model_or_uri: Any,
     name: str,
