@@ -126,11 +126,11 @@ def lab_server(tmp_path: Path, lab_server_config: dict) -> Iterator[LabServer]:
 def lab_store(lab_server: LabServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point this process at the lab's store (as kernels and model servers are)."""
     import jupyter_mlops as mlops
-    from jupyter_mlops.tracking import fluent
+    from jupyter_mlops.tracking.session import session
 
     monkeypatch.setenv("JUPYTER_MLOPS_STORE", str(lab_server.store_dir))
     mlops.set_tracking_uri(None)
-    fluent._tracker.experiment = None
+    session().experiment = None
     yield lab_server.store_dir
     while mlops.active_run() is not None:
         mlops.end_run()

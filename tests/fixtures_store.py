@@ -19,7 +19,8 @@ from IPython.testing.globalipapp import start_ipython
 import jupyter_mlops as mlops
 from jupyter_mlops.jupyter import magics
 from jupyter_mlops.store import set_tracking_uri
-from jupyter_mlops.tracking import context, fluent
+from jupyter_mlops.tracking import context
+from jupyter_mlops.tracking.session import session
 
 
 @pytest.fixture
@@ -33,12 +34,12 @@ def store_dir(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(work)
     set_tracking_uri(str(folder))
-    fluent._tracker.experiment = None
+    session().experiment = None
     yield folder
     while mlops.active_run() is not None:
         mlops.end_run()
     assert context.wait_for_captures(60)
-    fluent._tracker.flush()
+    session().flush()
     set_tracking_uri(None)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from jupyter_mlops.jupyter import magics
 from jupyter_mlops.store import get_store
 from jupyter_mlops.tracking import context, fluent
+from jupyter_mlops.tracking.session import session
 
 
 def tracking_magics(ip) -> magics.TrackingMagics:
@@ -18,7 +19,7 @@ def tracking_magics(ip) -> magics.TrackingMagics:
 def runs() -> list[fluent.Run]:
     """Every run of the store, in the order they were created, captures written."""
     context.wait_for_captures(60)
-    fluent._tracker.flush()
+    session().flush()
     return [fluent.get_run(doc["run_id"]) for doc in get_store().list_runs()]
 
 

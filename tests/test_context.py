@@ -11,7 +11,8 @@ from magic_fixtures import runs
 
 import jupyter_mlops as mlops
 from jupyter_mlops.store import get_store
-from jupyter_mlops.tracking import context, fluent
+from jupyter_mlops.tracking import context
+from jupyter_mlops.tracking.session import session
 
 
 def git(folder, *args):
@@ -187,4 +188,4 @@ def test_a_failing_source_finder_is_skipped(store_dir):
             context.uninstall(finder)
     assert context.wait_for_captures(30)
     assert mlops.get_run(run.id).tags["mlops.source.name"] == "/nb/found.ipynb"
-    assert context.run_hook not in fluent._tracker.run_hooks
+    assert context.run_hook not in session().run_hooks

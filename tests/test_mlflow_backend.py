@@ -23,7 +23,7 @@ from mlflow_server import MlflowServer
 import jupyter_mlops as mlops
 from jupyter_mlops.jupyter import server_routes
 from jupyter_mlops.store import get_store
-from jupyter_mlops.tracking import fluent
+from jupyter_mlops.tracking.session import session
 
 
 @pytest.fixture
@@ -170,21 +170,21 @@ def test_a_server_that_goes_away_never_breaks_the_run(
             warnings.simplefilter("always")
             with mlops.start_run(name="unlucky") as run:
                 mlops.log_metric("loss", 1.0, step=0)
-                fluent._tracker.flush()
+                session().flush()
                 server.stop()
                 for i in range(1, 1000):
                     mlops.log_metric("loss", 1.0 / (i + 1), step=i)
             for _ in range(30):  # each attempt takes MLflow's client a few seconds to give up
-                fluent._tracker.flush()
+                session().flush()
                 if any("could not write to the store" in str(w.message) for w in caught):
                     break
             for _ in range(3):
-                fluent._tracker.flush()  # failing again is not told again
+                session().flush()  # failing again is not told again
         told = [w for w in caught if "could not write to the store" in str(w.message)]
         assert len(told) == 1, [str(w.message) for w in caught]
         server.start()
         for _ in range(60):  # the flush thread retries every half second
-            fluent._tracker.flush()
+            session().flush()
             try:
                 if mlops.get_run(run.id).status == "FINISHED":
                     break

@@ -19,7 +19,8 @@ from jupyter_mlops.monitoring.labels import log_labels, parse_duration, predicti
 from jupyter_mlops.monitoring.windows import TABLE, list_drift_windows, monitor
 from jupyter_mlops.serving.deploy import deploy, undeploy
 from jupyter_mlops.store import get_store, set_tracking_uri
-from jupyter_mlops.tracking import context, fluent
+from jupyter_mlops.tracking import context
+from jupyter_mlops.tracking.session import session
 
 WINDOW = "4s"
 MIN_ROWS = 10
@@ -42,7 +43,7 @@ class Live:
 def _use(folder: str, monkeypatch) -> None:
     monkeypatch.setenv("JUPYTER_MLOPS_STORE", folder)
     set_tracking_uri(folder)
-    fluent._tracker.experiment = None
+    session().experiment = None
 
 
 def _send(url: str, rows: pd.DataFrame, per_request: int = 3) -> None:
@@ -90,7 +91,7 @@ def live(tmp_path_factory):
         finally:
             undeploy("iris-live")
             context.wait_for_captures(60)
-            fluent._tracker.flush()
+            session().flush()
             set_tracking_uri(None)
 
 
