@@ -18,6 +18,14 @@ Documents are plain JSON-able dicts. A run document looks like::
      "pid": 4242, "host": "box", "proc_start": 123456}
 
 Times are integer milliseconds since the epoch, as in MLflow.
+
+Registry, deployment and monitoring documents have named, typed operations
+(``create_model_version``, ``set_alias``, ``record_deployment``, ``save_monitor_windows``...)
+whose schemas are the dataclasses of :mod:`jupyter_mlops.entities`; callers use them, never
+:meth:`Store.transact` with string keys, so each backend can map each one to what it has (one
+transaction of the embedded store, :mod:`jupyter_mlops.store.ops`; MLflow client calls,
+:mod:`jupyter_mlops.store.mlflow.registry`). ``transact`` and ``documents`` remain for tables
+without named operations.
 """
 
 from __future__ import annotations
