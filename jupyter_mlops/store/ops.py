@@ -260,11 +260,12 @@ def _version(txn: StoreView, name: str, version: int) -> dict[str, Any]:
 
 def _add_version(txn: StoreView, version: ModelVersionDoc, number: int | None) -> ModelVersionDoc:
     name, now = version.name, version.creation_time
-    if txn.get(reg.MODELS, name) is None:
+    model_doc = txn.get(reg.MODELS, name)
+    if model_doc is None:
         model = RegisteredModelDoc(name, creation_time=now, last_updated=now)
         txn.put(reg.MODELS, name, model.to_doc())
-    else:
-        txn.merge(reg.MODELS, name, {"last_updated": now})
+    else:  # a copied version (sync) may be older than the model's last change
+        txn.merge(reg.MODELS, name, {"last_updated": max(now, model_doc.get("last_updated", 0))})
     existing = [d["version"] for d in txn.table(reg.VERSIONS).values() if d["name"] == name]
     next_number = max(existing, default=0) + 1
     if number is not None and number != next_number:
