@@ -125,6 +125,12 @@ def test_an_archived_version_holds_no_alias_and_edits_need_the_version(store, un
     got = store.get_model_version(name, 1)
     assert (got.description, got.tags["k"], got.status) == ("old", "v", "ARCHIVED")
     assert [v["passed"] for v in got.validations] == [True, False]
+    for n in range(4):  # evaluation reports: only the newest `keep` stay
+        store.add_version_report(name, 1, {"n": n}, kind="evaluations", keep=2)
+    got = store.get_model_version(name, 1)
+    assert [e["n"] for e in got.evaluations] == [2, 3] and len(got.validations) == 2
+    with pytest.raises(InvalidInput, match="keeps validations and evaluations"):
+        store.add_version_report(name, 1, {}, kind="notes")
     with pytest.raises(NotFound, match="has no version 4"):
         store.update_model_version(name, 4, description="x")
     with pytest.raises(NotFound, match="No registered model"):

@@ -22,6 +22,8 @@ ALIASES = "aliases"
 ALIAS_HISTORY = "alias_history"
 TABLES = (MODELS, VERSIONS, ALIASES, ALIAS_HISTORY)
 READY, ARCHIVED = "READY", "ARCHIVED"
+REPORT_FIELDS = ("validations", "evaluations")
+"""The lists of reports a version keeps (``Store.add_version_report``)."""
 
 
 def version_key(name: str, version: int) -> str:
@@ -61,6 +63,9 @@ class RegisteredModelDoc:
 class ModelVersionDoc:
     """One version: the run and artifact it points to, their sha256, and what it was checked by.
 
+    ``validations`` are the promotion gate's reports (every one), ``evaluations`` the newest
+    evaluation reports (``jupyter_mlops.evaluate`` on its ``models:/`` URI).
+
     ``version`` is 0 until the store numbers it (:meth:`Store.create_model_version`).
     """
 
@@ -80,6 +85,7 @@ class ModelVersionDoc:
     creation_time: int = 0
     lineage: dict[str, Any] = field(default_factory=dict)
     validations: list[dict[str, Any]] = field(default_factory=list)
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
     contract: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -98,7 +104,7 @@ class ModelVersionDoc:
     def from_doc(cls, doc: dict[str, Any]) -> ModelVersionDoc:
         return from_doc(
             cls, doc, status=READY, flavor="python", description="", tags={}, lineage={},
-            validations=[], artifact_path="model", sha256="", creation_time=0,
+            validations=[], evaluations=[], artifact_path="model", sha256="", creation_time=0,
         )  # fmt: skip
 
 

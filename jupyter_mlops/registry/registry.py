@@ -307,6 +307,13 @@ def record_validation(name: str, version: int | str, report: dict[str, Any]) -> 
     get_store().add_validation(name, _version_number(version), report)
 
 
+def record_evaluation(
+    name: str, version: int | str, report: dict[str, Any], keep: int | None = None
+) -> None:
+    """Append an evaluation report to a version (only the newest ``keep`` stay)."""
+    get_store().add_version_report(name, _version_number(version), report, "evaluations", keep)
+
+
 # -- aliases ----------------------------------------------------------------------------------
 def check_alias(alias: Any) -> str:
     """MLflow's rules: word characters and ``-``, ≤ 255 long, ``latest``/``v<n>`` reserved."""

@@ -184,8 +184,22 @@ class Store(abc.ABC):
         """Mark a version ARCHIVED; ``Conflict`` while it holds an alias."""
 
     @abc.abstractmethod
+    def add_version_report(
+        self,
+        name: str,
+        version: int,
+        report: dict[str, Any],
+        kind: str = "validations",
+        keep: int | None = None,
+    ) -> None:
+        """Append a report to a version's ``validations`` (the gate's) or ``evaluations``.
+
+        ``keep``: only the newest ``keep`` reports of that kind stay.
+        """
+
     def add_validation(self, name: str, version: int, report: dict[str, Any]) -> None:
-        """Append a validation report (the gate's) to a version."""
+        """Append the promotion gate's report to a version (every one is kept)."""
+        self.add_version_report(name, version, report, "validations")
 
     @abc.abstractmethod
     def set_alias(

@@ -90,6 +90,19 @@ def check_deployment_fields(fields: dict[str, Any]) -> None:
         )
 
 
+def check_report_kind(kind: str) -> None:
+    """Refuse a list of reports a model version does not keep."""
+    if kind not in reg.REPORT_FIELDS:
+        raise InvalidInput(
+            f"A model version keeps {' and '.join(reg.REPORT_FIELDS)} reports, not {kind!r}."
+        )
+
+
+def kept_reports(reports: list[dict[str, Any]], keep: int | None) -> list[dict[str, Any]]:
+    """The newest ``keep`` reports (all of them when ``keep`` is ``None``)."""
+    return reports if keep is None else reports[-keep:] if keep > 0 else []
+
+
 def new_move_id() -> str:
     """A fresh alias-history document id."""
     return uuid.uuid4().hex
@@ -156,11 +169,20 @@ class TransactionalOps:
 
         self.transact(body)
 
-    def add_validation(self, name: str, version: int, report: dict[str, Any]) -> None:
+    def add_version_report(
+        self,
+        name: str,
+        version: int,
+        report: dict[str, Any],
+        kind: str = "validations",
+        keep: int | None = None,
+    ) -> None:
+        check_report_kind(kind)
+
         def body(txn: StoreView) -> None:
             doc = _version(txn, name, version)
-            validations = [*doc.get("validations", []), report]
-            txn.merge(reg.VERSIONS, reg.version_key(name, version), {"validations": validations})
+            reports = kept_reports([*doc.get(kind, []), report], keep)
+            txn.merge(reg.VERSIONS, reg.version_key(name, version), {kind: reports})
 
         self.transact(body)
 

@@ -8,7 +8,7 @@ operation                      MLflow (``MlflowClient``)
                                (MLflow numbers it; our fields in its ``mlops.doc`` tag)
 ``update_model_version``       ``update_model_version``, ``set_model_version_tag``
 ``archive_model_version``      ``get_registered_model`` (aliases held?), ``set_model_version_tag``
-``add_validation``             ``get_model_version``, ``set_model_version_tag`` (``mlops.doc``)
+``add_version_report``         ``get_model_version``, ``set_model_version_tag`` (``mlops.doc``)
 ``set_alias`` / ``delete_``    ``get_model_version``, ``set_registered_model_alias`` /
 ``alias``                      ``delete_registered_model_alias``; the move in ``alias_history``
 ``restore_alias``              ``set_registered_model_alias``
@@ -34,7 +34,9 @@ from jupyter_mlops.store.mlflow.codec import model_doc, quote, version_doc, vers
 from jupyter_mlops.store.mlflow.streams import Streams
 from jupyter_mlops.store.ops import (
     archived_alias,
+    check_report_kind,
     held_aliases,
+    kept_reports,
     missing_alias,
     missing_version,
     new_move_id,
@@ -194,10 +196,20 @@ class Registry(Streams):
                 raise held_aliases(name, version, held)
             self._set_extra(replace(found, status=reg.ARCHIVED))
 
-    def add_validation(self, name: str, version: int, report: dict[str, Any]) -> None:
+    def add_version_report(
+        self,
+        name: str,
+        version: int,
+        report: dict[str, Any],
+        kind: str = "validations",
+        keep: int | None = None,
+    ) -> None:
+        check_report_kind(kind)
         with self._lock:
             found = self._existing(name, version)
-            self._set_extra(replace(found, validations=[*found.validations, report]))
+            reports = kept_reports([*getattr(found, kind), report], keep)
+            fields: dict[str, Any] = {kind: reports}
+            self._set_extra(replace(found, **fields))
 
     # -- aliases ---------------------------------------------------------------------------------
     def set_alias(
