@@ -38,15 +38,9 @@ class Metrics(Runs):
         applies each call whole, so when some batches fail only their points are handed back
         (:class:`PartialWrite`) and retrying never duplicates a point.
         """
-        from mlflow.entities import RunTag
-
         if not points:
             return
-        known = self._summaries.get(run_id)
-        if known is None:  # runs logged by other clients may have a last value only
-            metrics = self.get_run(run_id)["metrics"]
-            known = {k: {"count": 0, "min": None, "max": None, **m} for k, m in metrics.items()}
-            self._summaries[run_id] = known
+        known = self._known_summaries(run_id)
         batches = list(iter_batches(points, METRICS_PER_BATCH))
 
         def send(batch: list[MetricPoint]) -> None:
@@ -65,6 +59,23 @@ class Metrics(Runs):
             else:
                 unsent.extend(batch)
                 error = outcome
+        self._send_summaries(run_id, known)
+        if error is not None:
+            raise PartialWrite(str(error), unsent) from error
+
+    def _known_summaries(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """A run's metric summaries as this process knows them (read from the server once)."""
+        known = self._summaries.get(run_id)
+        if known is None:  # runs logged by other clients may have a last value only
+            metrics = self.get_run(run_id)["metrics"]
+            known = {k: {"count": 0, "min": None, "max": None, **m} for k, m in metrics.items()}
+            self._summaries[run_id] = known
+        return known
+
+    def _send_summaries(self, run_id: str, known: dict[str, dict[str, Any]]) -> None:
+        """The ``mlops.summary.<key>`` tags of the keys that got points (kept when it fails)."""
+        from mlflow.entities import RunTag
+
         stale = self._stale_summaries.pop(run_id, set())
         tags = [
             RunTag(f"mlops.summary.{k}", summary_tag(known[k]))
@@ -77,8 +88,6 @@ class Metrics(Runs):
         except Exception:
             self._stale_summaries.setdefault(run_id, set()).update(stale)  # sent next time
             raise
-        if error is not None:
-            raise PartialWrite(str(error), unsent) from error
 
     def _post_metrics(self, run_id: str, batch: list[MetricPoint]) -> None:
         """One ``runs/log-batch`` request, its JSON built directly.
