@@ -131,6 +131,9 @@ def test_an_archived_version_holds_no_alias_and_edits_need_the_version(store, un
     assert [e["n"] for e in got.evaluations] == [2, 3] and len(got.validations) == 2
     with pytest.raises(InvalidInput, match="keeps validations and evaluations"):
         store.add_version_report(name, 1, {}, kind="notes")
+    key = f"{name}/1"  # a transaction may still merge a version's own fields (compatibility)
+    store.transact(lambda txn: txn.merge("model_versions", key, {"evaluations": [{"n": 9}]}))
+    assert store.get_model_version(name, 1).evaluations == [{"n": 9}]
     with pytest.raises(NotFound, match="has no version 4"):
         store.update_model_version(name, 4, description="x")
     with pytest.raises(NotFound, match="No registered model"):

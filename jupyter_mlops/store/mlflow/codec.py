@@ -28,7 +28,7 @@ SYSTEM_TAGS = {  # our tag -> MLflow's system tag with the same meaning
     "mlops.user": "mlflow.user",
 }
 _READABLE_KEY = re.compile(r"^[\w\-./ ]{1,200}$")
-_VERSION_OWN = ("name", "version", "run_id", "description", "tags")
+VERSION_OWN = ("name", "version", "run_id", "description", "tags")
 
 
 # -- experiments and runs ------------------------------------------------------------------------
@@ -178,7 +178,7 @@ def version_extra(version: ModelVersionDoc) -> str:
     """Our fields of a model version that MLflow has no place for, as its ``mlops.doc`` tag."""
     doc = version.to_doc()
     return json.dumps(
-        {k: v for k, v in doc.items() if k not in _VERSION_OWN}, sort_keys=True, default=str
+        {k: v for k, v in doc.items() if k not in VERSION_OWN}, sort_keys=True, default=str
     )
 
 

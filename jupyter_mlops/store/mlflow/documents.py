@@ -97,6 +97,9 @@ class Documents(Artifacts):
     def _registry_documents(self, table: str) -> dict[str, dict[str, Any]]:
         raise NotImplementedError  # the registry part (.registry) reads MLflow's registry
 
+    def _merge_version(self, doc_id: str, fields: dict[str, Any]) -> bool:
+        raise NotImplementedError  # the registry part (.registry) writes MLflow's registry
+
     def _document(self, table: str, doc_id: str) -> tuple[dict[str, Any], Handle] | None:
         """One stored document and its handle, or ``None``."""
         flt = f"{tag_filter('mlops.table', table)} AND {tag_filter('mlops.doc_id', doc_id)}"
@@ -140,13 +143,17 @@ class Documents(Artifacts):
         with self._lock:
             view = _View(self)
             result = fn(view)
-            for kind, table, doc_id, doc in view.ops:
-                self._apply(view, kind, table, doc_id, doc)
+            for kind, table, doc_id, doc, fields in view.ops:
+                self._apply(view, kind, table, doc_id, doc, fields)
             return result
 
-    def _apply(self, view: _View, kind: str, table: str, doc_id: str, doc: Any) -> None:
+    def _apply(
+        self, view: _View, kind: str, table: str, doc_id: str, doc: Any, fields: Any
+    ) -> None:
         if table in TRACKING_TABLES:
             raise InvalidInput(f"The {table} table is written through the tracking API only.")
+        if table == reg.VERSIONS and kind == "merge" and self._merge_version(doc_id, fields):
+            return
         if table in REGISTRY_TABLES:
             raise InvalidInput(
                 f"The {table} table is MLflow's model registry: write it through the store's "
@@ -230,7 +237,7 @@ class _View(StoreView):
 
     def __init__(self, store: Documents) -> None:
         self.store = store
-        self.ops: list[tuple[str, str, str, Any]] = []
+        self.ops: list[tuple[str, str, str, Any, Any]] = []
         self._handles: dict[str, dict[str, Any]] = {}
         self._now: dict[str, dict[str, dict[str, Any]]] = {}
 
@@ -253,15 +260,15 @@ class _View(StoreView):
 
     def put(self, table: str, doc_id: str, doc: dict[str, Any]) -> None:
         self._load(table)[doc_id] = doc
-        self.ops.append(("put", table, doc_id, doc))
+        self.ops.append(("put", table, doc_id, doc, None))
 
     def merge(self, table: str, doc_id: str, fields: dict[str, Any]) -> None:
         current = self._load(table).get(doc_id)
         if current is None:
             raise NotFound(f"No document {doc_id!r} in {table}.")
         self._now[table][doc_id] = merged(current, fields)
-        self.ops.append(("merge", table, doc_id, self._now[table][doc_id]))
+        self.ops.append(("merge", table, doc_id, self._now[table][doc_id], fields))
 
     def delete(self, table: str, doc_id: str) -> None:
         self._load(table).pop(doc_id, None)
-        self.ops.append(("delete", table, doc_id, None))
+        self.ops.append(("delete", table, doc_id, None, None))

@@ -30,7 +30,13 @@ from jupyter_mlops.entities.registry import (
     RegisteredModelDoc,
 )
 from jupyter_mlops.errors import Conflict, InvalidInput, NotFound
-from jupyter_mlops.store.mlflow.codec import model_doc, quote, version_doc, version_extra
+from jupyter_mlops.store.mlflow.codec import (
+    VERSION_OWN,
+    model_doc,
+    quote,
+    version_doc,
+    version_extra,
+)
 from jupyter_mlops.store.mlflow.streams import Streams
 from jupyter_mlops.store.ops import (
     archived_alias,
@@ -42,6 +48,7 @@ from jupyter_mlops.store.ops import (
     new_move_id,
     wrong_number,
 )
+from jupyter_mlops.store.state import merged
 
 
 class Registry(Streams):
@@ -210,6 +217,22 @@ class Registry(Streams):
             reports = kept_reports([*getattr(found, kind), report], keep)
             fields: dict[str, Any] = {kind: reports}
             self._set_extra(replace(found, **fields))
+
+    def _merge_version(self, doc_id: str, fields: dict[str, Any]) -> bool:
+        """A ``transact`` merge of our own fields of a version (its ``mlops.doc`` tag).
+
+        For callers that still write ``model_versions`` with a transaction (a version's
+        ``evaluations`` list, say): fields MLflow keeps itself (name, version, run, description,
+        tags) are refused; use the named operations for everything new.
+        """
+        if set(fields) & set(VERSION_OWN):
+            return False
+        name, _, number = doc_id.rpartition("/")
+        found = self._existing(name, int(number)) if number.isdigit() else None
+        if found is None:
+            return False
+        self._set_extra(ModelVersionDoc.from_doc(merged(found.to_doc(), fields)))
+        return True
 
     # -- aliases ---------------------------------------------------------------------------------
     def set_alias(
