@@ -139,23 +139,17 @@ def resolve(model_or_uri: Any, what: str) -> Source:
 
 
 def _from_uri(uri: str) -> Source:
-    from jupyter_mlops.tracking.models import load_model, parse_runs_uri
+    from jupyter_mlops.store import get_store, refs
+    from jupyter_mlops.tracking.models import load_model
 
-    if uri.startswith("models:/"):
-        from jupyter_mlops.registry.registry import resolve_model_uri
-
-        version = resolve_model_uri(uri)
-        model = load_model(version.uri)
-        source = str(version.source or "")
-        path = parse_runs_uri(source)[1] if source.startswith("runs:/") else "model"
-        return Source(model, uri, version.run_id, version.name, version.version, path)
-    if uri.startswith("runs:/"):
-        run_id, path = parse_runs_uri(uri)
-        return Source(load_model(uri), uri, run_id, path=path)
-    raise InvalidInput(
-        f"Cannot evaluate {uri!r}: give a model object or a URI models:/<name>/<version>, "
-        "models:/<name>@<alias> or runs:/<run_id>/<path>."
-    )
+    if not refs.is_model_uri(uri):
+        raise InvalidInput(
+            f"Cannot evaluate {uri!r}: give a model object or a URI models:/<name>/<version>, "
+            "models:/<name>@<alias> or runs:/<run_id>/<path>."
+        )
+    ref = refs.resolve(get_store(), uri, folders=False)  # the one resolver (store/refs.py)
+    model = load_model(ref.canonical)
+    return Source(model, uri, ref.run_id, ref.name, ref.version, ref.path or "model")
 
 
 def _baseline(baseline: Any, X: Any, y: Any, task: str) -> dict[str, Any] | None:

@@ -8,7 +8,8 @@ operations can replace them in one spot):
   ``evaluate-<name>`` of the model run's experiment tagged ``mlops.evaluation.model_run_id``
   (the link) and ``mlops.evaluation.model`` (the URI or class).
 - :func:`store_with_version`: the report appended to the version's ``evaluations`` (newest
-  last, the last :data:`KEEP` kept), read back by :func:`stored_evaluations`.
+  last, the last :data:`KEEP` kept) with the store's ``add_version_report``, read back by
+  :func:`stored_evaluations`.
 """
 
 from __future__ import annotations
@@ -56,19 +57,12 @@ def store_with_version(name: str, version: int, report: dict[str, Any]) -> None:
     """Append ``report`` (a ``to_dict()``) to model version ``name``/``version``."""
     from jupyter_mlops.store import get_store
 
-    key = f"{name}/{version}"
-
-    def body(txn: Any) -> None:
-        doc = txn.get("model_versions", key)
-        kept = [*doc.get("evaluations", []), report][-KEEP:]
-        txn.merge("model_versions", key, {"evaluations": kept})
-
-    get_store().transact(body)
+    get_store().add_version_report(name, version, report, "evaluations", KEEP)
 
 
 def stored_evaluations(name: str, version: int) -> list[dict[str, Any]]:
     """The reports stored with a version, oldest first (``[]`` when none)."""
     from jupyter_mlops.store import get_store
 
-    doc = get_store().documents("model_versions").get(f"{name}/{version}") or {}
-    return list(doc.get("evaluations", []))
+    found = get_store().get_model_version(name, version)
+    return [] if found is None else list(found.evaluations)
