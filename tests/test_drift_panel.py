@@ -15,6 +15,7 @@ from nbclient import NotebookClient
 from sklearn.linear_model import LogisticRegression
 
 import jupyter_mlops as mlops
+from jupyter_mlops.entities import DeploymentDoc
 from jupyter_mlops.jupyter.panels_drift import DriftPanel, MonitorPanel
 from jupyter_mlops.monitoring import detect_drift, monitor
 from jupyter_mlops.store import get_store
@@ -55,9 +56,9 @@ def deployment(shell, frames):
         for i, (row, p) in enumerate(zip(rows.to_dict("records"), predictions, strict=True)):
             records.append({"ts": OLD + hour * HOUR_MS + i, "request_id": f"{hour}-{i}",
                             "version": 1, "inputs": row, "prediction": p})  # fmt: skip
-    doc = {"name": "ages-live", "model_uri": "models:/ages/1", "version": 1,
-           "url": "http://127.0.0.1:1", "start_time": OLD, "state": "stopped"}  # fmt: skip
-    get_store().transact(lambda txn: txn.put("deployments", "ages-live", doc))
+    doc = DeploymentDoc("ages-live", "models:/ages/1", version=1, url="http://127.0.0.1:1",
+                        start_time=OLD, state="stopped")  # fmt: skip
+    get_store().record_deployment(doc)
     get_store().append_records("predictions/ages-live", records)
     return shell
 

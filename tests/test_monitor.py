@@ -13,6 +13,7 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 import jupyter_mlops as mlops
+from jupyter_mlops.entities import DeploymentDoc
 from jupyter_mlops.errors import InvalidInput, NotFound
 from jupyter_mlops.monitoring import labels as labels_module
 from jupyter_mlops.monitoring.labels import log_labels, parse_duration, prediction_log
@@ -216,9 +217,9 @@ def test_columns_method_and_threshold_reach_each_window(at_live):
 # -- stored records -------------------------------------------------------------------------------
 def _fake_deployment(name: str, model_uri: str, records: list[dict]) -> None:
     """A deployment record and a prediction log written as a server writes them."""
-    doc = {"name": name, "model_uri": model_uri, "version": 1, "url": "http://127.0.0.1:1",
-           "start_time": OLD, "state": "stopped"}  # fmt: skip
-    get_store().transact(lambda txn: txn.put("deployments", name, doc))
+    doc = DeploymentDoc(name, model_uri, version=1, url="http://127.0.0.1:1", start_time=OLD,
+                        state="stopped")  # fmt: skip
+    get_store().record_deployment(doc)
     get_store().append_records(f"predictions/{name}", records)
 
 

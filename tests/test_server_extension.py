@@ -17,6 +17,7 @@ from tornado.httpclient import HTTPClientError
 from tornado.web import RequestHandler
 
 import jupyter_mlops as mlops
+from jupyter_mlops.entities import DeploymentDoc
 from jupyter_mlops.errors import (
     Conflict,
     FilterError,
@@ -533,7 +534,7 @@ def record_deployment(name="churn-api", pid=None):
         "versions": [{"version": 2, "time": now}],
         "log_file": None,
     }
-    get_store().transact(lambda txn: txn.put("deployments", name, doc))
+    get_store().record_deployment(DeploymentDoc.from_doc(doc))
 
 
 async def test_deployments_route_and_stop(jp_fetch):
