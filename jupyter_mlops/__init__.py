@@ -9,11 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_mlops._lazy import lazy_api
-
-try:
-    from jupyter_mlops._version import __version__
-except ImportError:  # a source checkout that was never built
-    __version__ = "0.0.0.dev0"
+from jupyter_mlops.version import __version__ as __version__
 
 _API = {
     "jupyter_mlops.store": ["set_tracking_uri", "get_tracking_uri", "get_store"],

@@ -284,7 +284,7 @@ class Version(_Handler):
     """``GET /version``: the server's version as plain text, as MLflow's scoring server answers."""
 
     def get(self) -> None:
-        from jupyter_mlops import __version__
+        from jupyter_mlops.version import __version__
 
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish(__version__)

@@ -91,7 +91,7 @@ def _write_contract(uri: str, output_dir: str) -> list[str]:
 
 def dockerfile(descriptor: dict[str, Any]) -> str:
     """A Dockerfile that installs pinned libraries and serves ``/opt/model`` on port 8080."""
-    from jupyter_mlops import __version__
+    from jupyter_mlops.version import __version__
 
     pins = [
         f"{PIP_NAMES[lib]}=={v}"

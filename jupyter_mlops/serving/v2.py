@@ -49,7 +49,7 @@ _FP16_MAX = 65504.0
 
 def server_metadata() -> dict[str, Any]:
     """``GET /v2``: the server's name, version and protocol extensions (none)."""
-    from jupyter_mlops import __version__
+    from jupyter_mlops.version import __version__
 
     return {"name": "jupyter-mlops", "version": __version__, "extensions": []}
 
