@@ -76,7 +76,9 @@ class EvaluateMagics(Magics):
         display(EvaluationPanel(report))
 
     def _model(self, text: str, what: str) -> Any:
-        if text.startswith(("models:/", "runs:/")):
+        from jupyter_mlops.store.refs import is_model_uri
+
+        if is_model_uri(text):
             return text
         return variable(self.shell, text, what)
 

@@ -92,7 +92,7 @@ def register_model(
     if not isinstance(model_or_uri, str):
         uri, logged_here = _log_object(model_or_uri, name, input_example, reference_data, contract)
         contract = None if logged_here else contract  # log_model recorded it already
-    if not uri.startswith("runs:/"):
+    if not uri.startswith(refs.RUNS):
         raise InvalidInput(
             f"register_model takes a model object or a runs:/<run_id>/<path> URI, not {uri!r}."
         )
