@@ -12,7 +12,6 @@ import pytest
 
 import jupyter_mlops as mlops
 from jupyter_mlops.errors import FilterError
-from jupyter_mlops.store import set_tracking_uri
 from jupyter_mlops.tracking.search import compile_filter, server_filter, sort_runs
 
 RUN = {
@@ -32,11 +31,9 @@ def keeps(text: str, run: dict = RUN) -> bool:
 
 
 @pytest.fixture
-def store(tmp_path):
-    set_tracking_uri(str(tmp_path / "store"))
-    yield
-    if mlops.active_run() is not None:
-        mlops.end_run()
+def store(tracking_store):
+    """A fresh embedded store, set back to the default afterwards (fixtures_store)."""
+    return tracking_store
 
 
 def test_the_latest_metric_is_at_the_highest_step_then_the_latest_timestamp(store):
