@@ -1,0 +1,1 @@
+"""MLflow's tracking routes: experiments, runs, params, metrics, tags, log-batch, search."""
