@@ -88,7 +88,7 @@ def make_server(host: str = "127.0.0.1", port: int = 5000) -> ThreadingHTTPServe
 def serve(host: str = "127.0.0.1", port: int = 5000) -> None:
     """Serve until interrupted (``jupyter mlops server``)."""
     server = make_server(host, port)
-    bound_host, bound_port = server.server_address[:2]
+    bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
     print(f"MLflow tracking API on http://{bound_host}:{bound_port}  (store: {get_tracking_uri()})")
     print(f"  export MLFLOW_TRACKING_URI=http://{bound_host}:{bound_port}")
     try:
