@@ -1,0 +1,1 @@
+"""MLflow's model registry routes: registered models, versions, aliases, download URIs."""
