@@ -200,3 +200,15 @@ def test_parsing_any_token_soup_is_linear_work_and_ends_in_a_predicate_or_filter
             assert 0 <= error.position <= len(text)
 
     assert python_steps(parse) <= 40 * len(text) + 400
+
+
+@pytest.mark.parametrize("key", ["bogus1", "bogus" + "9" * 400, "x" * 2000])
+def test_refusing_an_unknown_attribute_is_linear_work_with_its_suggestion(key):
+    """The 'did you mean' of an unknown name is linear in its length (difflib's was not)."""
+    text = f"attributes.{key} = 1"
+
+    def parse() -> None:
+        with pytest.raises(FilterError):
+            compile_filter(text)
+
+    assert python_steps(parse) <= 40 * len(text) + 400
