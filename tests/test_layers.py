@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("registry", {"registry", "viz"}),
     (
         "applications",
-        {"serving", "monitoring", "sweeps", "pipelines", "tensorboard", "evaluation", "mlflow_api"},
+        {"serving", "monitoring", "sweeps", "pipelines", "tensorboard", "evaluation"},
     ),
     ("adapters", {"jupyter", "cli", "__main__", "__init__"}),
 ]

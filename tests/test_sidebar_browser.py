@@ -307,6 +307,30 @@ def test_promote_through_the_confirmation_dialog(
 
 
 # -- deployments ---------------------------------------------------------------------------------
+def test_a_versions_stored_evaluation_shows_in_the_versions_table(
+    lab_server, lab_store, lab_page, artifacts_dir
+):
+    """An evaluation of ``models:/churn/2`` is stored with v2; the table shows its headline."""
+    page = lab_page
+    register_churn()
+    X, y = np.array([[0.0], [1.0], [2.0], [3.0]] * 5), np.array([0, 0, 1, 1] * 5)
+    mlops.evaluate("models:/churn/2", X, y, name="holdout <b>")
+    open_sidebar(page)
+    models = section(page, "models")
+    models.locator(".jp-mlops-model", has_text="churn").click()
+    row = models.locator(".jp-mlops-versions tr[data-version='2']")
+    row.wait_for()
+    cells = row.locator("td")
+    evaluated = [cells.nth(i).inner_text() for i in range(cells.count())]
+    assert "f1 1 (holdout <b>)" in evaluated  # the name as text, never as markup
+    title = row.locator("td", has_text="holdout").get_attribute("title")
+    assert "holdout <b>: binary, 20 rows" in title and "accuracy 1" in title
+    assert "—" in models.locator(".jp-mlops-versions tr[data-version='1']").inner_text()
+    page.screenshot(path=str(artifacts_dir / "sidebar-evaluation-light.png"))
+    set_theme(page, "JupyterLab Dark")
+    page.screenshot(path=str(artifacts_dir / "sidebar-evaluation-dark.png"))
+
+
 def test_deployment_status_shows_and_stops(lab_server, lab_store, lab_page, artifacts_dir):
     from jupyter_mlops.serving import deploy
 

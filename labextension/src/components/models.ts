@@ -137,13 +137,7 @@ function aliasChips(aliases: Record<string, number>): HTMLElement {
 function versionsTable(versions: IModelVersion[]): HTMLElement {
   const table = element('table', 'jp-mlops-grid jp-mlops-versions');
   const head = element('tr');
-  for (const title of [
-    'version',
-    'aliases',
-    'registered',
-    'evaluation',
-    'last gate'
-  ]) {
+  for (const title of ['version', 'aliases', 'evaluation', 'gate']) {
     head.appendChild(element('th', '', title));
   }
   table.appendChild(element('thead')).appendChild(head);
@@ -152,7 +146,9 @@ function versionsTable(versions: IModelVersion[]): HTMLElement {
     const row = element('tr');
     row.dataset.version = String(v.version);
     const name = element('td', '', `v${v.version}`);
-    name.title = `${v.uri} · run ${v.run_id} · ${v.status}`;
+    name.title = `${v.uri} · run ${v.run_id} · ${v.status} · registered ${formatAgo(
+      v.creation_time
+    )} (${formatTime(v.creation_time)})`;
     if (v.status !== 'READY') {
       name.appendChild(
         element('span', 'jp-mlops-hint', ` ${v.status.toLowerCase()}`)
@@ -176,12 +172,10 @@ function versionsTable(versions: IModelVersion[]): HTMLElement {
           .map(c => `${c.passed ? '✓' : '✗'} ${c.check}: ${c.detail}`)
           .join('\n') || 'no checks';
     }
-    const when = element('td', '', formatAgo(v.creation_time));
-    when.title = formatTime(v.creation_time);
     const shown = evaluationSummary(v);
     const evaluated = element('td', shown.className, shown.text);
     evaluated.title = shown.title;
-    row.append(name, aliases, when, evaluated, gate);
+    row.append(name, aliases, evaluated, gate);
     body.appendChild(row);
   }
   return table;

@@ -1,1 +1,0 @@
-"""MLflow's model registry routes: registered models, versions, aliases, download URIs."""

@@ -1,1 +1,0 @@
-"""MLflow's tracking routes: experiments, runs, params, metrics, tags, log-batch, search."""
