@@ -43,6 +43,7 @@ from jupyter_mlops.errors import (
     StoreDamaged,
     StoreError,
 )
+from jupyter_mlops.processes import process_alive
 from jupyter_mlops.store.state import SnapshotError
 from jupyter_mlops.store.storage import (
     _CHUNK,
@@ -489,17 +490,7 @@ def _left_over(path: str, name: str) -> bool:
     match = _TEMP_RE.match(name)
     if match is None:
         return age > 3600  # schema 1 named its blobs without a pid
-    return age > STALE_TEMP_S or not _pid_alive(int(match.group(1)))
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return age > STALE_TEMP_S or not process_alive(int(match.group(1)), None)
 
 
 def _size(path: str) -> int:
