@@ -23,10 +23,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("store", {"store"}),
     ("tracking", {"tracking", "contracts"}),
     ("registry", {"registry", "viz"}),
-    (
-        "applications",
-        {"serving", "monitoring", "sweeps", "pipelines", "tensorboard", "evaluation"},
-    ),
+    ("applications", {"serving", "monitoring", "sweeps", "pipelines", "tensorboard", "evaluation"}),
     ("adapters", {"jupyter", "cli", "__main__", "__init__"}),
 ]
 """Bottom up. A part may import its own layer and the layers below it, never one above."""
