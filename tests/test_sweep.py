@@ -214,9 +214,19 @@ def test_running_it_again_continues_the_study(tracking_store):
 
 
 # -- processes -------------------------------------------------------------------------------------
-def test_parallel_workers_share_one_study(tracking_store):
+def test_parallel_workers_share_one_study(tracking_store, tmp_path):
     parent_pid = os.getpid()
-    result = mlops.sweep(objective, SPACE, name="par", trials=16, metric="loss", jobs=2, seed=5)
+    arrived = tmp_path / "arrived"
+    arrived.mkdir()
+
+    def together(params):
+        """Each worker's first trial waits until the other has arrived: on a busy machine one
+        worker could otherwise take the whole budget before the second is forked."""
+        (arrived / str(os.getpid())).touch()
+        scripts.wait_for(lambda: len(os.listdir(arrived)) >= 2, timeout=60)
+        objective(params)
+
+    result = mlops.sweep(together, SPACE, name="par", trials=16, metric="loss", jobs=2, seed=5)
 
     runs = scripts.trial_runs(tracking_store, "par")
     assert result.ran == 16 and len(runs) == 16
