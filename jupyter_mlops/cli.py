@@ -91,6 +91,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_serve)
 
+    server = sub.add_parser(
+        "server",
+        help="serve the store over MLflow's tracking REST API (for mlflow clients)",
+        description="Serve the store to MLflow clients: set MLFLOW_TRACKING_URI=http://HOST:PORT "
+        "and mlflow.start_run/log_*/search_runs/log_model/register_model work on it.",
+    )
+    server.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    server.add_argument("--port", type=int, default=5000, help="port (5000)")
+    server.set_defaults(handler=_server)
+
     deployments = sub.add_parser(
         "deployments",
         help="local deployments and their live status; `deployments stop NAME` stops one",
@@ -348,6 +358,14 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         if mine:
             deploy.mark_stopped(args.name)
+    return 0
+
+
+def _server(args: argparse.Namespace) -> int:
+    from jupyter_mlops.mlflow_api.server import serve
+
+    _use_store(args)
+    serve(host=args.host, port=args.port)
     return 0
 
 

@@ -9,6 +9,7 @@ with ``dates=True``.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from typing import Any
@@ -39,3 +40,31 @@ def _pandas_na() -> Any:
 def _is_numpy(value: Any) -> bool:
     numpy = sys.modules.get("numpy")
     return numpy is not None and isinstance(value, numpy.generic)
+
+
+def loads_object(body: bytes) -> dict[str, Any]:
+    """A request body read as one JSON object; ``InvalidInput`` saying what is wrong with it.
+
+    An empty body is the empty object. The body must be UTF-8; JSON nested too deeply for the
+    parser is refused rather than raised as a ``RecursionError``.
+    """
+    from jupyter_mlops.errors import InvalidInput
+
+    if not body:
+        return {}
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InvalidInput(
+            f"The request body is not UTF-8 (byte {e.start} is 0x{body[e.start]:02x}): "
+            "send JSON encoded as UTF-8."
+        ) from None
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise InvalidInput("The request body is JSON nested too deeply.") from None
+    except ValueError as e:
+        raise InvalidInput(f"The request body is not valid JSON: {e}.") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("The request body must be a JSON object.")
+    return value

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 import venvs
-from mlflow_server import MlflowServer
+from mlflow_server import MlflowServer, OurServer
 
 MLFLOW_VERSION = "3.17.2"
 VENV = os.environ.get("MLFLOW_SERVER_VENV") or os.path.join(
@@ -54,3 +54,20 @@ def mlflow_server(mlflow_server_process) -> str:
 def unique() -> str:
     """A suffix that keeps a test's experiments, tables and streams apart on a shared server."""
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def mlflow_python(mlflow_command) -> str:
+    """The server venv's python: the full ``mlflow`` package, in a venv of its own.
+
+    It has pyfunc and the sklearn flavor, as a team's training code has.
+    """
+    return os.path.join(os.path.dirname(mlflow_command), "python")
+
+
+@pytest.fixture(scope="session")
+def our_server(tmp_path_factory) -> OurServer:
+    """``jupyter mlops server`` on loopback over a store of its own, shared by the session."""
+    server = OurServer(str(tmp_path_factory.mktemp("our-server"))).start()
+    yield server
+    server.stop()

@@ -10,8 +10,11 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def free_port() -> int:
@@ -29,29 +32,34 @@ class MlflowServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
+    def argv(self) -> list[str]:
+        """The command that starts the server."""
+        return [
+            self.command,
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{self.root}/mlflow.db",
+            "--artifacts-destination",
+            os.path.join(self.root, "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+        ]
+
     def start(self, timeout: float = 180) -> MlflowServer:
         os.makedirs(self.root, exist_ok=True)
         log = open(os.path.join(self.root, "server.log"), "ab")  # noqa: SIM115 - closed in stop
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTHON"))}
         self.proc = subprocess.Popen(
-            [
-                self.command,
-                "server",
-                "--backend-store-uri",
-                f"sqlite:///{self.root}/mlflow.db",
-                "--artifacts-destination",
-                os.path.join(self.root, "artifacts"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                str(self.workers),
-            ],
+            self.argv(),
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**clean, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
             start_new_session=True,
+            cwd=REPO,
         )
         self._log = log
         deadline = time.monotonic() + timeout
@@ -66,7 +74,9 @@ class MlflowServer:
                 time.sleep(0.3)
         self.stop()
         with open(os.path.join(self.root, "server.log"), encoding="utf-8", errors="replace") as fh:
-            raise RuntimeError(f"mlflow server did not start on {self.url}:\n{fh.read()[-3000:]}")
+            raise RuntimeError(
+                f"{self.argv()[:2]} did not start on {self.url}:\n{fh.read()[-3000:]}"
+            )
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -79,3 +89,21 @@ class MlflowServer:
         if self.proc is not None:
             self._log.close()
         self.proc = None
+
+
+class OurServer(MlflowServer):
+    """``jupyter mlops server`` over the store in ``root``/store.
+
+    The same loopback and health check as ``mlflow server``: tests and benchmarks treat both
+    servers alike.
+    """
+
+    def __init__(self, root: str, port: int | None = None) -> None:
+        super().__init__(sys.executable, root, port)
+        self.store = os.path.join(root, "store")
+
+    def argv(self) -> list[str]:
+        return [
+            sys.executable, "-m", "jupyter_mlops", "--store", self.store,
+            "server", "--host", "127.0.0.1", "--port", str(self.port),
+        ]  # fmt: skip

@@ -23,7 +23,10 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("store", {"store"}),
     ("tracking", {"tracking", "contracts"}),
     ("registry", {"registry", "viz"}),
-    ("applications", {"serving", "monitoring", "sweeps", "pipelines", "tensorboard", "evaluation"}),
+    (
+        "applications",
+        {"serving", "monitoring", "sweeps", "pipelines", "tensorboard", "evaluation", "mlflow_api"},
+    ),
     ("adapters", {"jupyter", "cli", "__main__", "__init__"}),
 ]
 """Bottom up. A part may import its own layer and the layers below it, never one above."""
@@ -43,6 +46,8 @@ UPWARD: dict[tuple[str, str], str] = {}
 JUPYTER = ("IPython", "ipywidgets", "jupyter_server", "tornado", "traitlets", "notebook")
 JUPYTER_ALLOWED = {
     "jupyter_mlops.serving.http": "the model server's HTTP layer is tornado",
+    "jupyter_mlops.mlflow_api.server": "the tracking API's HTTP layer is tornado (standalone, and "
+    "the reply writer of Jupyter's mount)",
     "jupyter_mlops.pipelines.ipython_syntax": "IPython's own parser for %magics when IPython is "
     "loaded already (guarded; a standalone copy otherwise)",
 }

@@ -220,8 +220,11 @@ def test_parallel_workers_share_one_study(tracking_store, tmp_path):
     arrived.mkdir()
 
     def together(params):
-        """Each worker's first trial waits until the other has arrived: on a busy machine one
-        worker could otherwise take the whole budget before the second is forked."""
+        """Each worker's first trial waits until the other has arrived.
+
+        On a busy machine one worker could otherwise take the whole budget before the second
+        is forked.
+        """
         (arrived / str(os.getpid())).touch()
         scripts.wait_for(lambda: len(os.listdir(arrived)) >= 2, timeout=60)
         objective(params)

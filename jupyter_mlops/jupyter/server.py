@@ -31,10 +31,12 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from jupyter_mlops.errors import Conflict, InvalidInput, NotFound, StoreError
+from jupyter_mlops.jsonable import loads_object
 from jupyter_mlops.jupyter import server_routes as routes
 from jupyter_mlops.jupyter.server_routes import OutsideRoot
 
 API_PREFIX = "jupyter-mlops/api"
+MLFLOW_PREFIX = "jupyter-mlops/mlflow"
 
 
 class BodyTooLarge(InvalidInput):
@@ -134,29 +136,12 @@ class MlopsHandler(APIHandler):
 
 def parse_body(body: bytes) -> dict[str, Any]:
     """A route's JSON body as an object; ``InvalidInput`` naming what is wrong with it."""
-    if not body:
-        return {}
     if len(body) > MAX_BODY_BYTES:
         raise BodyTooLarge(
             f"The request body is {len(body):,} bytes; routes take at most "
             f"{MAX_BODY_BYTES:,} bytes of JSON."
         )
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InvalidInput(
-            f"The request body is not UTF-8 (byte {e.start} is 0x{body[e.start]:02x}): "
-            "send JSON encoded as UTF-8."
-        ) from None
-    try:
-        value = json.loads(text)
-    except RecursionError:
-        raise InvalidInput("The request body is JSON nested too deeply.") from None
-    except ValueError as e:
-        raise InvalidInput(f"The request body is not valid JSON: {e}.") from None
-    if not isinstance(value, dict):
-        raise InvalidInput("The request body must be a JSON object.")
-    return value
+    return loads_object(body)
 
 
 def _budgeted(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
@@ -335,6 +320,47 @@ class OpenApiHandler(MlopsHandler):
         self.send(document(self.settings.get("base_url", "/")))
 
 
+class MlflowApiHandler(MlopsHandler):
+    """``/jupyter-mlops/mlflow/<path>``: MLflow's tracking REST API over the store.
+
+    For MLflow clients: ``MLFLOW_TRACKING_URI=<server>/jupyter-mlops/mlflow`` with
+    ``MLFLOW_TRACKING_TOKEN`` set to the server's token (sent as ``Authorization: Bearer``).
+    The routes are :mod:`jupyter_mlops.mlflow_api`'s; they run on this module's pools.
+    """
+
+    SUPPORTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+    async def _serve(self, path: str) -> None:
+        from jupyter_mlops.mlflow_api.server import answer
+
+        await answer(self, path, _POOLS.__getitem__)
+
+    @tornado.web.authenticated
+    async def get(self, path: str) -> None:
+        """A read (experiments, runs, history, registry, artifact downloads)."""
+        await self._serve(path)
+
+    @tornado.web.authenticated
+    async def post(self, path: str) -> None:
+        """A write or a search."""
+        await self._serve(path)
+
+    @tornado.web.authenticated
+    async def put(self, path: str) -> None:
+        """An artifact upload."""
+        await self._serve(path)
+
+    @tornado.web.authenticated
+    async def patch(self, path: str) -> None:
+        """A logged model's status or tags, a version's description."""
+        await self._serve(path)
+
+    @tornado.web.authenticated
+    async def delete(self, path: str) -> None:
+        """A tag or an alias removed."""
+        await self._serve(path)
+
+
 def _sweeps(experiment: str | None) -> dict[str, Any]:
     from jupyter_mlops.sweeps.views import list_sweeps
 
@@ -381,7 +407,8 @@ def load(server_app: Any) -> None:
     web_app = server_app.web_app
     base = url_path_join(web_app.settings["base_url"], API_PREFIX)
     handlers = [(url_path_join(base, pattern), handler) for pattern, handler in ROUTES]
-    web_app.add_handlers(".*$", handlers)
+    mlflow = url_path_join(web_app.settings["base_url"], MLFLOW_PREFIX, "(.*)")
+    web_app.add_handlers(".*$", [*handlers, (mlflow, MlflowApiHandler)])
     server_app.log.info("jupyter_mlops: %d routes under %s", len(handlers), base)
     _READERS.submit(_warm_up, server_app.log)
 

@@ -189,7 +189,7 @@ def start_run(
     store = get_store()
     exp = store.get_or_create_experiment(exp_name)
     run_id = uuid.uuid4().hex
-    run_name = str(name) if name else _generate_name()
+    run_name = str(name) if name else generate_run_name()
     doc = {
         "run_id": run_id,
         "run_name": run_name,
@@ -538,7 +538,8 @@ def _as_int(value: Any, what: str) -> int:
         raise InvalidInput(f"The metric {what} must be an integer, not {value!r}.") from None
 
 
-def _generate_name() -> str:
+def generate_run_name() -> str:
+    """A readable random run name (``brave-otter-42``)."""
     rng = random.Random()
     return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_ANIMALS)}-{rng.randint(1, 999)}"
 
