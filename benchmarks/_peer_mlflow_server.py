@@ -9,7 +9,11 @@ interleave MLflow's calls with its own on the same server and the same machine l
   in a loop (the loop's wall time; for ``synchronous: false`` also the time until flushed);
 - ``{"cmd": "populate", "experiment": E, "runs": [...]}``: the search data set, one
   ``log_batch`` per run;
-- ``{"cmd": "search", "experiment": E, "filter": F}``: ``mlflow.search_runs`` into a DataFrame.
+- ``{"cmd": "search", "experiment": E, "filter": F}``: ``mlflow.search_runs`` into a DataFrame;
+- ``{"cmd": "raw_search", ...}``: the same search as one ``runs/search`` request (its reply
+  neither parsed into MLflow's entities nor tabulated): the server's own time;
+- ``{"cmd": "raw_log_loop", "experiment": E, "n": N}``: N ``runs/log-metric`` requests on one
+  keep-alive session, without the client's own work around each call.
 """
 
 from __future__ import annotations
@@ -56,6 +60,33 @@ def main() -> None:
             )
             out["search_s"] = time.perf_counter() - t
             out["rows"] = len(frame)
+        elif cmd["cmd"] == "raw_search":  # the server's answer alone: no parsing, no DataFrame
+            import requests
+
+            exp_id = client.get_experiment_by_name(cmd["experiment"]).experiment_id
+            body = {"experiment_ids": [exp_id], "filter": cmd["filter"], "max_results": 50000}
+            with requests.Session() as session:
+                session.post(f"{sys.argv[1]}/api/2.0/mlflow/runs/search", json=body)  # connect
+                t = time.perf_counter()
+                reply = session.post(f"{sys.argv[1]}/api/2.0/mlflow/runs/search", json=body)
+                out["search_s"] = time.perf_counter() - t
+            reply.raise_for_status()
+            out["rows"] = len(reply.json().get("runs", []))
+            out["bytes"] = len(reply.content)
+        elif cmd["cmd"] == "raw_log_loop":  # the server's answer alone: no client around it
+            import requests
+
+            mlflow.set_experiment(cmd["experiment"])
+            with mlflow.start_run() as run, requests.Session() as session:
+                url = f"{sys.argv[1]}/api/2.0/mlflow/runs/log-metric"
+                now = int(time.time() * 1000)
+                t = time.perf_counter()
+                for i in range(cmd["n"]):
+                    point = {"run_id": run.info.run_id, "key": "loss", "value": 1.0 / (i + 1),
+                             "timestamp": now + i, "step": i}  # fmt: skip
+                    session.post(url, json=point).raise_for_status()
+                out["loop_s"] = time.perf_counter() - t
+            out["points"] = len(client.get_metric_history(run.info.run_id, "loss"))
         print(json.dumps(out), file=answers, flush=True)
 
 
