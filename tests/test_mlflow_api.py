@@ -19,6 +19,7 @@ import pytest
 
 from jupyter_mlops.jupyter import server_routes
 from jupyter_mlops.store.embedded import EmbeddedStore
+from jupyter_mlops.viz.run_page import run_page
 
 CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mlflow_api_client.py")
 API = "/api/2.0/mlflow"
@@ -119,6 +120,13 @@ def test_what_the_client_logged_is_ours(lifecycle, our_server, monkeypatch):
     assert [r["run_name"] for r in page["runs"]][:2] == ["lr-c1", "lr-c2"]
     models = {m["name"]: m for m in server_routes.models(None)["models"]}
     assert models["fraud-lr"]["aliases"] == {"champion": 1}
+
+    # ...and so does the run page (%mlops_run and the side bar's run tab)
+    shown = run_page(lifecycle["run_id"], store)
+    assert shown["histories"]["loss"]["value"] == [1.0, 0.5, 1 / 3, 0.25, 0.2]
+    assert [c["run_id"] for c in shown["children"]] == [lifecycle["child_id"]]
+    notes = next(a for a in shown["artifacts"] if a["path"] == "notes/readme.txt")
+    assert "hello from mlflow" in json.dumps(notes["preview"])
 
 
 # -- Jupyter's mount, behind its token ------------------------------------------------------------
