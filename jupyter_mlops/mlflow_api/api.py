@@ -231,8 +231,19 @@ def find_route(method: str, path: str) -> tuple[Route, dict[str, str]]:
 
 
 # -- pages -------------------------------------------------------------------------------------
-def page(items: list[Any], request: Request, default: int, most: int) -> tuple[list[Any], str]:
-    """One page of ``items`` (``max_results``, ``page_token``) and the token of the next one."""
+def page(
+    items: list[Any],
+    request: Request,
+    key: str,
+    render: Callable[[Any], Any],
+    default: int,
+    most: int,
+) -> dict[str, Any]:
+    """One page of ``items`` (``max_results``, ``page_token``) as MLflow's reply.
+
+    ``{key: [render(item), ...]}``, with ``next_page_token`` when more items follow (MLflow's
+    server leaves the empty token out).
+    """
     size = request.integer("max_results", default)
     if size is None or size < 1:
         raise ApiError(
@@ -246,8 +257,10 @@ def page(items: list[Any], request: Request, default: int, most: int) -> tuple[l
         )
     offset = _offset(request.get("page_token"))
     end = offset + size
-    token = _token(end) if end < len(items) else ""
-    return items[offset:end], token
+    reply: dict[str, Any] = {key: [render(item) for item in items[offset:end]]}
+    if end < len(items):
+        reply["next_page_token"] = _token(end)
+    return reply
 
 
 def _token(offset: int) -> str:

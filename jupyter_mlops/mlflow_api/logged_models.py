@@ -158,11 +158,7 @@ def search_logged_models(request: Request) -> dict[str, Any]:
         if (not wanted or d["experiment_id"] in wanted) and keep(d)
     ]
     docs.sort(key=lambda d: -d["creation_time"])
-    shown, token = page(docs, request, default=50, most=1000)
-    reply: dict[str, Any] = {"models": [model_json(d) for d in shown]}
-    if token:
-        reply["next_page_token"] = token
-    return reply
+    return page(docs, request, "models", model_json, default=50, most=1000)
 
 
 def _update(model_id: str, **fields: Any) -> dict[str, Any]:

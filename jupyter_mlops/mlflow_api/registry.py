@@ -122,11 +122,7 @@ def search_registered_models(request: Request) -> dict[str, Any]:
 
     keep = name_filter(request.get("filter"), "registered models")
     found = [m for m in store().list_registered_models() if keep(m.name, m.tags)]
-    shown, token = page(found, request, default=100, most=1000)
-    reply: dict[str, Any] = {"registered_models": [model_json(m) for m in shown]}
-    if token:
-        reply["next_page_token"] = token
-    return reply
+    return page(found, request, "registered_models", model_json, default=100, most=1000)
 
 
 @route("POST", f"{V2}/registered-models/get-latest-versions")
@@ -230,11 +226,7 @@ def search_model_versions(request: Request) -> dict[str, Any]:
         )
     ]
     found.sort(key=lambda v: (v.name, -v.version))
-    shown, token = page(found, request, default=10_000, most=200_000)
-    reply: dict[str, Any] = {"model_versions": [version_json(v) for v in shown]}
-    if token:
-        reply["next_page_token"] = token
-    return reply
+    return page(found, request, "model_versions", version_json, default=10_000, most=200_000)
 
 
 @route("PATCH", f"{V2}/model-versions/update")

@@ -123,8 +123,7 @@ def search_experiments(request: Request) -> dict[str, Any]:
     keep = name_filter(request.get("filter"), "experiments")
     found = [e for e in store().list_experiments() if keep(e["name"], e.get("tags") or {})]
     found.sort(key=lambda e: -(e.get("creation_time") or 0))
-    shown, token = page(found, request, default=1000, most=50_000)
-    return {"experiments": [experiment_json(e) for e in shown], "next_page_token": token}
+    return page(found, request, "experiments", experiment_json, default=1000, most=50_000)
 
 
 @route("POST", f"{V2}/experiments/set-experiment-tag")
@@ -572,11 +571,7 @@ def search_runs(request: Request) -> dict[str, Any]:
     ordered = search(
         runs, request.get("filter") or None, order_by or ["attributes.start_time DESC"]
     )
-    shown, token = page(ordered, request, default=1000, most=MAX_RUNS_PAGE)
-    reply: dict[str, Any] = {"runs": [run_json(r) for r in shown]}
-    if token:
-        reply["next_page_token"] = token
-    return reply
+    return page(ordered, request, "runs", run_json, default=1000, most=MAX_RUNS_PAGE)
 
 
 @route("GET", f"{V2}/metrics/get-history")
@@ -586,14 +581,12 @@ def metric_history(request: Request) -> dict[str, Any]:
     key = request.text("metric_key")
     get_run_doc(run_id)
     points = store().get_metric_history(run_id, key)
-    metrics = [
-        {"key": k, "value": json_double(v), "timestamp": t, "step": s} for k, v, s, t in points
-    ]
-    shown, token = page(metrics, request, default=25_000, most=25_000)
-    reply: dict[str, Any] = {"metrics": shown}
-    if token:
-        reply["next_page_token"] = token
-    return reply
+    return page(points, request, "metrics", _metric_json, default=25_000, most=25_000)
+
+
+def _metric_json(point: tuple[str, float, int, int]) -> dict[str, Any]:
+    key, value, step, timestamp = point
+    return {"key": key, "value": json_double(value), "timestamp": timestamp, "step": step}
 
 
 @route("POST", f"{V2}/runs/log-inputs")
