@@ -118,6 +118,19 @@ def quick(experiment: str, model_name: str) -> dict:
     }
 
 
+def autolog(experiment: str, model_name: str) -> dict:
+    """``mlflow.sklearn.autolog()``, as most MLflow users track: params, metrics, plots, model."""
+    mlflow.set_experiment(experiment)
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    mlflow.sklearn.autolog(log_input_examples=True)
+    try:
+        with mlflow.start_run(run_name="autologged") as run:
+            LogisticRegression(C=0.5, max_iter=300).fit(X, y)
+    finally:
+        mlflow.sklearn.autolog(disable=True)
+    return {"run_id": run.info.run_id}
+
+
 if __name__ == "__main__":
-    scenario = {"lifecycle": lifecycle, "quick": quick}[sys.argv[1]]
+    scenario = {"lifecycle": lifecycle, "quick": quick, "autolog": autolog}[sys.argv[1]]
     print(json.dumps(scenario(sys.argv[2], sys.argv[3])))

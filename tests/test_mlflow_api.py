@@ -129,6 +129,26 @@ def test_what_the_client_logged_is_ours(lifecycle, our_server, monkeypatch):
     assert "hello from mlflow" in json.dumps(notes["preview"])
 
 
+def test_an_autologged_fit_is_a_whole_run_of_ours(our_server, mlflow_python):
+    """``mlflow.sklearn.autolog()`` logs a whole run into our store.
+
+    The estimator's params, training metrics, plots, the model with its signature and input
+    example, and the training data as the run's dataset.
+    """
+    logged = run_client(mlflow_python, client_env(our_server.url), "autolog", "auto", "-")
+    store = EmbeddedStore.open(our_server.store)
+    run = store.get_run(logged["run_id"])
+    assert run["params"]["C"] == "0.5" and run["params"]["max_iter"] == "300"
+    assert run["metrics"]["training_accuracy_score"]["last"] > 0.9
+    assert {"model/MLmodel", "model/input_example.json", "training_confusion_matrix.png"} <= set(
+        run["artifacts"]
+    )
+    assert run["tags"]["estimator_name"] == "LogisticRegression"
+    assert [d["context"] for d in run["datasets"]] == ["train"]
+    with open(store.artifact_file(logged["run_id"], "model/MLmodel")) as fh:
+        assert "signature:" in fh.read()  # the flavor reads it back with its input schema
+
+
 # -- Jupyter's mount, behind its token ------------------------------------------------------------
 async def test_the_client_works_through_jupyter_with_its_token(
     jp_fetch, jp_serverapp, jp_http_port, jp_base_url, mlflow_python
