@@ -16,6 +16,7 @@ import subprocess
 import urllib.parse
 
 import pytest
+from mlflow_server import OurServer
 
 from jupyter_mlops.jupyter import server_routes
 from jupyter_mlops.store.embedded import EmbeddedStore
@@ -168,6 +169,22 @@ async def test_the_client_works_through_jupyter_with_its_token(
     store = EmbeddedStore.open(os.environ["JUPYTER_MLOPS_STORE"])
     assert store.get_run(seen["run_id"])["params"] == {"C": "0.5"}
     assert store.list_model_versions("jm")[0].source == f"runs:/{seen['run_id']}/model"
+
+
+def test_over_an_mlflow_backend_store(tmp_path, mlflow_server, mlflow_python, unique):
+    """Over whatever store is configured: here our MLflow backend, in front of a real server."""
+    server = OurServer(str(tmp_path))
+    server.store = f"mlflow+{mlflow_server}"
+    server.start()
+    try:
+        seen = run_client(mlflow_python, client_env(server.url), "quick", f"q-{unique}", unique)
+    finally:
+        server.stop()
+    assert seen["runs"] == ["in-jupyter"] and seen["text"] == "through jupyter"
+    assert seen["predictions"] == [0, 0] and seen["version"] == "1"
+    # ...kept by the MLflow server behind our store, as our own runs are
+    status, reply = request(mlflow_server, "GET", f"{API}/runs/get?run_id={seen['run_id']}")
+    assert status == 200 and reply["run"]["data"]["params"] == [{"key": "C", "value": "0.5"}]
 
 
 # -- hostile and careless requests ----------------------------------------------------------------
