@@ -12,7 +12,10 @@ import asyncio
 import http.client
 import json
 import os
+import socket
 import subprocess
+import tempfile
+import time
 import urllib.parse
 
 import pytest
@@ -362,3 +365,49 @@ def test_limits_paths_and_tokens_are_refused_with_what_to_do(our_server):
     for (status, reply), says in cases:
         assert 400 <= status < 500 and says in reply["message"], reply
     assert post(url, "runs/search", {"experiment_ids": ["0"], "page_token": token})[0] == 200
+
+
+# -- bodies streamed within their limits (the standalone server) -------------------------------
+def _raw(url: str, head: str, body: bytes = b"") -> socket.socket:
+    parts = urllib.parse.urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+    sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+    return sock
+
+
+def _uploads() -> set[str]:
+    return {f for f in os.listdir(tempfile.gettempdir()) if f.startswith("mlops-upload-")}
+
+
+def test_a_body_announced_over_its_limit_is_refused_before_it_is_read(our_server):
+    sock = _raw(our_server.url, "POST /api/2.0/mlflow/runs/create HTTP/1.1\nHost: x\n"
+                "Content-Type: application/json\nContent-Length: 20000000\n")  # fmt: skip
+    with sock:
+        reply = sock.recv(4096).decode()  # answered with not one byte of the body sent
+    assert reply.startswith("HTTP/1.1 413") and "REQUEST_LIMIT_EXCEEDED" in reply
+    assert "a JSON route takes at most 16,777,216" in reply
+
+
+def test_an_upload_streams_to_disk_and_a_cut_one_leaves_nothing(our_server):
+    url, run_id = our_server.url, _run_id(our_server.url)
+    folder = f"/api/2.0/mlflow-artifacts/artifacts/0/{run_id}/artifacts"
+    before = _uploads()
+    data = os.urandom(20 * 1024 * 1024)
+    assert request(url, "PUT", f"{folder}/big.bin", data)[0] == 200
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection.request("GET", f"{folder}/big.bin")
+    assert connection.getresponse().read() == data
+    connection.close()
+
+    sock = _raw(url, f"PUT {folder}/cut.bin HTTP/1.1\nHost: x\nContent-Length: 10000000\n",
+                b"x" * 1_000_000)  # fmt: skip
+    sock.close()  # the client gives up half way
+    status, listing = request(
+        url, "GET", f"/api/2.0/mlflow-artifacts/artifacts?path=0/{run_id}/artifacts"
+    )
+    assert status == 200 and [f["path"] for f in listing["files"]] == ["big.bin"]
+    deadline = time.monotonic() + 10  # the server sees the close on its own loop turn
+    while _uploads() != before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _uploads() == before  # no temporary file left behind

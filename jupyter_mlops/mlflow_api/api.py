@@ -25,14 +25,18 @@ STATUS = {
     "INVALID_PARAMETER_VALUE": 400,
     "BAD_REQUEST": 400,
     "RESOURCE_ALREADY_EXISTS": 400,
-    "INVALID_STATE": 400,
     "RESOURCE_DOES_NOT_EXIST": 404,
     "ENDPOINT_NOT_FOUND": 404,
     "PERMISSION_DENIED": 403,
     "REQUEST_LIMIT_EXCEEDED": 413,
     "TEMPORARILY_UNAVAILABLE": 503,
 }
-"""MLflow's error codes and the status its server answers each with."""
+"""MLflow's error codes and the status its server answers each with.
+
+One difference: a body over a limit is ``REQUEST_LIMIT_EXCEEDED`` with 413, where MLflow's table
+says 429 for the code — its client retries a 429 with back-off, and the same body would only be
+refused again.
+"""
 
 MAX_JSON_BYTES = 16 * 1024 * 1024
 """The largest JSON body a route takes (a log-batch of 1,000 long tags is about 8 MiB)."""
@@ -73,6 +77,8 @@ class Request:
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)
     """Parts of the path a route's pattern named (``{model_id}``)."""
+    body_file: str | None = None
+    """The body already on disk (the standalone server streams artifact uploads there)."""
     _json: dict[str, Any] | None = None
 
     def json(self) -> dict[str, Any]:

@@ -95,11 +95,15 @@ def upload(request: Request) -> dict[str, Any]:
         raise ApiError(
             "INVALID_PARAMETER_VALUE", "Upload to a file path, not to the run's artifact root."
         )
-    if len(request.body) > MAX_ARTIFACT_BYTES:
+    size = len(request.body) if request.body_file is None else os.path.getsize(request.body_file)
+    if size > MAX_ARTIFACT_BYTES:
         raise ApiError(
             "REQUEST_LIMIT_EXCEEDED",
             f"An artifact upload takes at most {MAX_ARTIFACT_BYTES:,} bytes.",
         )
+    if request.body_file is not None:  # streamed to disk by the server, which removes it
+        store().put_artifact(run_id, inside, request.body_file)
+        return {}
     handle, temp = tempfile.mkstemp(prefix="mlops-upload-")
     try:
         with os.fdopen(handle, "wb") as fh:

@@ -33,13 +33,22 @@ def kind(method: str, path: str) -> str:
     return "write" if found.writes else "read"
 
 
-def handle(method: str, path: str, query: dict[str, list[str]], body: bytes) -> Response:
-    """The reply to one request; ``path`` is below the mount point (``/api/2.0/...``)."""
+def handle(
+    method: str,
+    path: str,
+    query: dict[str, list[str]],
+    body: bytes,
+    body_file: str | None = None,
+) -> Response:
+    """The reply to one request; ``path`` is below the mount point (``/api/2.0/...``).
+
+    ``body_file`` is a body already written to disk (an artifact upload), in place of ``body``.
+    """
     from jupyter_mlops.tracking.budget import time_budget
 
     try:
         found, params = find_route(method, path)
-        request = Request(method, path, query, body, params)
+        request = Request(method, path, query, body, params, body_file=body_file)
         with time_budget(SEARCH_BUDGET_S):
             if found.writes:
                 with WRITES:

@@ -14,17 +14,20 @@ binding it to another interface.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import signal
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 import tornado.web
 
-from jupyter_mlops.mlflow_api.artifacts import MAX_ARTIFACT_BYTES
+from jupyter_mlops.mlflow_api.api import MAX_JSON_BYTES
+from jupyter_mlops.mlflow_api.artifacts import ARTIFACTS, MAX_ARTIFACT_BYTES
 from jupyter_mlops.mlflow_api.dispatch import handle, kind
 
 IDLE_TIMEOUT_S = float(os.environ.get("JUPYTER_MLOPS_SERVER_IDLE_TIMEOUT_S", "60"))
@@ -37,8 +40,18 @@ PoolFor = Callable[[str], Executor]
 """The executor for a request's kind (``"read"``, ``"search"``, ``"write"``)."""
 
 
-async def answer(handler: tornado.web.RequestHandler, path: str, pool_for: PoolFor) -> None:
-    """Answer ``handler``'s request for ``path`` (below the mount point) off the event loop."""
+async def answer(
+    handler: tornado.web.RequestHandler,
+    path: str,
+    pool_for: PoolFor,
+    body: bytes | None = None,
+    body_file: str | None = None,
+) -> None:
+    """Answer ``handler``'s request for ``path`` (below the mount point) off the event loop.
+
+    The body is the request's own unless the handler streamed it (``body``, or ``body_file`` on
+    disk).
+    """
     request = handler.request
     method = request.method or "GET"
     route_path = "/" + path.lstrip("/")
@@ -49,7 +62,13 @@ async def answer(handler: tornado.web.RequestHandler, path: str, pool_for: PoolF
     executor = pool_for(kind(method, route_path))
     try:
         reply = await loop.run_in_executor(
-            executor, handle, method, route_path, query, request.body
+            executor,
+            handle,
+            method,
+            route_path,
+            query,
+            request.body if body is None else body,
+            body_file,
         )
     except Exception:
         log.exception("MLflow API: %s %s failed", method, route_path)
@@ -74,19 +93,72 @@ async def answer(handler: tornado.web.RequestHandler, path: str, pool_for: PoolF
     handler.finish()
 
 
+@tornado.web.stream_request_body
 class StandaloneHandler(tornado.web.RequestHandler):
-    """Every path of the standalone server (``/api/2.0/...``), every method."""
+    """Every path of the standalone server (``/api/2.0/...``), every method.
+
+    Bodies are streamed, each within its route's limit: an artifact upload goes to a temporary
+    file as it arrives (a model of a GiB or two never sits in memory), any other body is at most
+    :data:`~.api.MAX_JSON_BYTES`, and one announced as larger is refused before it is read.
+    """
 
     SUPPORTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
     def initialize(self, pools: dict[str, Executor]) -> None:
         self.pools = pools
+        self._chunks: list[bytes] = []
+        self._upload: Any = None
 
     def check_xsrf_cookie(self) -> None:  # an API for programs: no cookies, no forms
         return None
 
+    def prepare(self) -> None:
+        uploading = self.request.method == "PUT" and self.request.path.startswith(ARTIFACTS + "/")
+        limit = MAX_ARTIFACT_BYTES if uploading else MAX_JSON_BYTES
+        length = self.request.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > limit:
+            self.set_status(413)
+            self.set_header("Content-Type", "application/json")
+            what = "an artifact upload" if uploading else "a JSON route"
+            self.finish(
+                json.dumps(
+                    {
+                        "error_code": "REQUEST_LIMIT_EXCEEDED",
+                        "message": f"The request body is {int(length):,} bytes; {what} "
+                        f"takes at most {limit:,}.",
+                    }
+                )
+            )
+            return
+        self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
+        if uploading:
+            self._upload = tempfile.NamedTemporaryFile(prefix="mlops-upload-", delete=False)  # noqa: SIM115
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._upload is not None:
+            self._upload.write(chunk)
+        else:
+            self._chunks.append(chunk)
+
     async def _serve(self, path: str) -> None:
-        await answer(self, path, self.pools.__getitem__)
+        body_file = None
+        if self._upload is not None:
+            self._upload.close()
+            body_file = self._upload.name
+        try:
+            await answer(self, path, self.pools.__getitem__, b"".join(self._chunks), body_file)
+        finally:
+            self._discard()
+
+    def on_connection_close(self) -> None:
+        self._discard()
+
+    def _discard(self) -> None:
+        if self._upload is not None:
+            self._upload.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._upload.name)
+            self._upload = None
 
     get = post = put = patch = delete = _serve
 
