@@ -22,6 +22,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mlflow_server import OurServer
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -34,6 +35,7 @@ from sklearn.linear_model import LogisticRegression
 
 import jupyter_mlops as mlops
 from jupyter_mlops.jupyter import openapi as extension_openapi
+from jupyter_mlops.mlflow_api import openapi as mlflow_api_openapi
 from jupyter_mlops.serving import openapi as server_openapi
 from jupyter_mlops.serving.deploy import deploy, undeploy
 
@@ -172,3 +174,31 @@ def test_every_extension_response_matches_the_document(jupyter, case):
         checks=CHECKS,
         timeout=30,
     )
+
+
+# -- the MLflow-compatible API (jupyter mlops server) --------------------------------------------
+@pytest.fixture(scope="module")
+def mlflow_api(tmp_path_factory):
+    """``jupyter mlops server`` over a store of its own (the fuzzing writes into it)."""
+    server = OurServer(str(tmp_path_factory.mktemp("openapi-mlflow"))).start()
+    yield server
+    server.stop()
+
+
+def test_the_mlflow_api_serves_its_document(mlflow_api):
+    with urllib.request.urlopen(mlflow_api.url + "/openapi.json", timeout=10) as response:
+        assert json.loads(response.read()) == mlflow_api_openapi.document()
+
+
+def test_the_mlflow_api_document_has_every_route():
+    from jupyter_mlops.mlflow_api.api import ROUTES
+
+    paths = mlflow_api_openapi.document()["paths"]
+    declared = {(r.method.lower(), r.template.replace("{path+}", "{path}")) for r in ROUTES}
+    assert declared == {(m, p) for p, ops in paths.items() for m in ops}
+
+
+@settings(FUZZ, max_examples=400)  # fifty operations: more cases than the other documents
+@given(case=cases(mlflow_api_openapi.document()))
+def test_every_mlflow_api_response_matches_the_document(mlflow_api, case):
+    case.call_and_validate(base_url=mlflow_api.url, checks=CHECKS, timeout=30)

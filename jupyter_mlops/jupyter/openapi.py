@@ -1,8 +1,9 @@
 """The OpenAPI 3 document of the server extension's routes (``/jupyter-mlops/api/...``).
 
 Served at ``GET /jupyter-mlops/api/openapi.json`` (authenticated like every route) and kept in
-``docs/openapi/jupyter-server.json`` with the model server's document: after changing a route
-run ``python -m jupyter_mlops.jupyter.openapi`` to rewrite both (a test checks they are current).
+``docs/openapi/jupyter-server.json`` with the model server's and the MLflow-compatible API's
+documents: after changing a route run ``python -m jupyter_mlops.jupyter.openapi`` to rewrite them
+(a test checks they are current).
 Every route takes Jupyter's token (``Authorization: token <token>``).
 """
 
@@ -185,10 +186,15 @@ DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
 
 
 def documents() -> dict[str, dict[str, Any]]:
-    """Both documents by their file name in ``docs/openapi/``."""
+    """Every document by its file name in ``docs/openapi/``."""
+    from jupyter_mlops.mlflow_api import openapi as mlflow_api
     from jupyter_mlops.serving import openapi
 
-    return {"jupyter-server.json": document(), "model-server.json": openapi.document()}
+    return {
+        "jupyter-server.json": document(),
+        "model-server.json": openapi.document(),
+        "mlflow-api.json": mlflow_api.document(),
+    }
 
 
 def render(doc: dict[str, Any]) -> str:
@@ -197,7 +203,7 @@ def render(doc: dict[str, Any]) -> str:
 
 
 def write_documents(folder: str = DOCS) -> list[str]:
-    """Write both documents into ``folder``; the paths written."""
+    """Write every document into ``folder``; the paths written."""
     os.makedirs(folder, exist_ok=True)
     written = []
     for name, doc in documents().items():

@@ -14,7 +14,13 @@ import os
 import threading
 
 # the route modules declare their routes on import
-from jupyter_mlops.mlflow_api import artifacts, logged_models, registry, tracking  # noqa: F401
+from jupyter_mlops.mlflow_api import (  # noqa: F401
+    artifacts,
+    logged_models,
+    openapi,
+    registry,
+    tracking,
+)
 from jupyter_mlops.mlflow_api.api import ApiError, Request, Response, api_error, find_route
 
 WRITES = threading.Lock()
