@@ -202,3 +202,14 @@ def test_the_mlflow_api_document_has_every_route():
 @given(case=cases(mlflow_api_openapi.document()))
 def test_every_mlflow_api_response_matches_the_document(mlflow_api, case):
     case.call_and_validate(base_url=mlflow_api.url, checks=CHECKS, timeout=30)
+
+
+@FUZZ
+@given(case=cases(mlflow_api_openapi.document()))
+def test_the_mlflow_api_in_jupyter_answers_as_documented(jupyter, case):
+    case.call_and_validate(
+        base_url=jupyter["url"] + "jupyter-mlops/mlflow",
+        headers={"Authorization": f"token {jupyter['token']}"},
+        checks=CHECKS,
+        timeout=30,
+    )

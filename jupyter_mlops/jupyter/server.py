@@ -330,6 +330,14 @@ class MlflowApiHandler(MlopsHandler):
 
     SUPPORTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
+    def finish(self, *args: Any, **kwargs: Any) -> Any:
+        """As Jupyter's, but keep the reply's own Content-Type (artifact bytes, ``/health``'s text).
+
+        Jupyter's API handler sets ``application/json`` on every reply it finishes.
+        """
+        kwargs.setdefault("set_content_type", self._headers.get("Content-Type", "application/json"))
+        return super().finish(*args, **kwargs)
+
     async def _serve(self, path: str) -> None:
         from jupyter_mlops.mlflow_api.server import answer
 
