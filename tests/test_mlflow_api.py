@@ -20,6 +20,7 @@ import urllib.parse
 
 import pytest
 from mlflow_server import OurServer
+from sklearn.datasets import load_iris
 
 from jupyter_mlops.jupyter import server_routes
 from jupyter_mlops.store.embedded import EmbeddedStore
@@ -131,6 +132,59 @@ def test_what_the_client_logged_is_ours(lifecycle, our_server, monkeypatch):
     assert [c["run_id"] for c in shown["children"]] == [lifecycle["child_id"]]
     notes = next(a for a in shown["artifacts"] if a["path"] == "notes/readme.txt")
     assert "hello from mlflow" in json.dumps(notes["preview"])
+
+
+def test_a_version_the_client_registered_loads_and_serves_with_our_tools(
+    lifecycle, our_server, monkeypatch, tmp_path
+):
+    """A version MLflow's client registered is a whole version of ours.
+
+    Its lineage (the run's metrics, for the gate), its signature from the MLmodel's input
+    example, and ``load_model`` and the model server through MLflow's pyfunc, files verified.
+    """
+    import jupyter_mlops as mlops
+    from jupyter_mlops.errors import InvalidInput
+    from jupyter_mlops.serving.k8s import export_k8s
+    from jupyter_mlops.serving.service import ModelService
+
+    monkeypatch.setenv("JUPYTER_MLOPS_STORE", our_server.store)
+    version = mlops.get_model_version("fraud-lr", 1)
+    assert version.lineage["metrics"]["accuracy"] == 0.97
+    columns = [c["name"] for c in version.signature["inputs"]]
+    assert columns[0] == "sepal length (cm)" and len(columns) == 4
+    X = load_iris(as_frame=True).data
+    model = mlops.load_model("models:/fraud-lr@champion")
+    assert model.predict(X.head(4)).tolist() == lifecycle["predictions"]
+    service = ModelService("models:/fraud-lr/1")
+    body = {"dataframe_split": {"columns": columns, "data": X.head(2).values.tolist()}}
+    assert service.invoke(json.dumps(body).encode()) == {"predictions": [0, 0]}
+    with pytest.raises(InvalidInput, match="petal width"):  # named from the MLmodel's signature
+        service.invoke(json.dumps({"dataframe_split": {"columns": columns[:3],
+                                                       "data": [[1, 2, 3]]}}).encode())  # fmt: skip
+    with pytest.raises(InvalidInput, match="mlflow models build-docker"):  # said, not half-built
+        export_k8s("models:/fraud-lr/1", str(tmp_path / "k8s"))
+    assert not (tmp_path / "k8s").exists()
+
+
+def test_a_client_model_whose_file_changed_is_not_loaded(lifecycle, our_server, tmp_path):
+    import shutil
+
+    import jupyter_mlops as mlops
+    from jupyter_mlops.errors import IntegrityError
+
+    copy = str(tmp_path / "store")
+    shutil.copytree(our_server.store, copy)
+    store = EmbeddedStore.open(copy)
+    run = store.get_run(lifecycle["run_id"])
+    data = next(p for p in run["artifacts"] if p.startswith("model/model."))  # the fitted model
+    with open(store.artifact_file(lifecycle["run_id"], data), "r+b") as fh:
+        fh.write(b"tampered")
+    mlops.set_tracking_uri(copy)
+    try:
+        with pytest.raises(IntegrityError, match="changed on disk. Nothing was loaded"):
+            mlops.load_model("models:/fraud-lr/1")
+    finally:
+        mlops.set_tracking_uri(None)
 
 
 def test_an_autologged_fit_is_a_whole_run_of_ours(our_server, mlflow_python):

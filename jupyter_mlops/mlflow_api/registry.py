@@ -25,6 +25,8 @@ from jupyter_mlops.mlflow_api.api import (
 )
 from jupyter_mlops.mlflow_api.artifacts import locate
 from jupyter_mlops.mlflow_api.tracking import V2, get_run_doc, now_ms, store
+from jupyter_mlops.registry.registry import lineage_of
+from jupyter_mlops.tracking.models import read_descriptor
 
 ALIAS_REASON = "set through the MLflow API"
 
@@ -147,16 +149,20 @@ def create_model_version(request: Request) -> dict[str, Any]:
             "INVALID_PARAMETER_VALUE",
             f"The source {source!r} is a file of run {run_id}, not of run {claimed}.",
         )
-    lineage: dict[str, Any] = {"run_id": run_id, "mlflow_source": source}
+    run = get_run_doc(run_id)
+    lineage: dict[str, Any] = {**lineage_of(run, {}), "mlflow_source": source}
     if model_id:
         lineage["model_id"] = model_id
+    mlmodel = run.get("artifacts", {}).get(f"{folder}/MLmodel") or {}
     version = store().create_model_version(
         ModelVersionDoc(
             name=name,
             run_id=run_id,
             source=f"runs:/{run_id}/{folder}",
             artifact_path=folder,
+            sha256=mlmodel.get("sha256", ""),  # what loading checks the folder's MLmodel against
             flavor="mlflow",
+            signature=read_descriptor(run_id, folder).get("signature") if mlmodel else None,
             description=request.text("description", required=False),
             tags=dict(key_values(request.get("tags"), "tags")),
             creation_time=now_ms(),

@@ -37,6 +37,12 @@ def export_k8s(
     from jupyter_mlops.tracking.models import model_files
 
     files = model_files(model_uri)
+    if files.descriptor.get("flavor") == "mlflow":
+        raise InvalidInput(
+            f"{model_uri} was logged by MLflow's client: its image needs MLflow and the flavor's "
+            "packages, which this export does not build. Serve it with `jupyter mlops serve`, "
+            "or build its image with `mlflow models build-docker`."
+        )
     name = _k8s_name(name or files.name)
     if not isinstance(replicas, int) or replicas < 1:
         raise InvalidInput(f"replicas must be a positive integer, not {replicas!r}.")

@@ -9,7 +9,9 @@ verified against their sha256 before ``load`` is called.
 - ``pytorch``: ``torch.nn.Module``, saved with ``torch.export`` (batch size dynamic) when an input
   example is given, so the server needs no model class; pickled otherwise. Loaded as a predictor
   whose ``predict`` takes a DataFrame or array and returns the network's output as an array;
-- ``python``: any other object with ``predict`` (pickle).
+- ``python``: any other object with ``predict`` (pickle);
+- ``mlflow``: a model MLflow's own client logged (a folder with MLflow's ``MLmodel``, e.g. through
+  ``jupyter mlops server``), read back by ``mlflow.pyfunc``; never chosen by ``log_model``.
 """
 
 from __future__ import annotations
@@ -132,7 +134,37 @@ def as_tensor(data: Any) -> Any:
     return torch.as_tensor(np.asarray(values, dtype="float32"))
 
 
-FLAVORS: list[Flavor] = [TorchFlavor(), SklearnFlavor(), PythonFlavor()]
+class MlflowFlavor(Flavor):
+    """A model MLflow's client wrote: ``load`` takes its ``MLmodel`` (in a verified folder)."""
+
+    name = "mlflow"
+    filename = "MLmodel"
+
+    def matches(self, model: Any) -> bool:
+        return False  # we write our own flavors; this one only reads MLflow's
+
+    def load(self, path: str) -> Any:
+        import os
+
+        from jupyter_mlops.errors import InvalidInput
+
+        try:
+            import mlflow.pyfunc
+        except ImportError:
+            raise InvalidInput(
+                "This model was logged by MLflow's client; loading it needs MLflow: "
+                "pip install 'jupyter-mlops[mlflow]'."
+            ) from None
+        try:
+            return mlflow.pyfunc.load_model(os.path.dirname(path))
+        except ImportError as e:  # the MLflow flavor's own library
+            raise InvalidInput(
+                f"This model was logged by MLflow's client; its flavor needs {e.name or e}: "
+                f"pip install {e.name or 'the packages in its requirements.txt'}."
+            ) from None
+
+
+FLAVORS: list[Flavor] = [TorchFlavor(), SklearnFlavor(), PythonFlavor(), MlflowFlavor()]
 
 
 def flavor_for(model: Any) -> Flavor | None:

@@ -89,6 +89,26 @@ def mlflow_signature(signature: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"inputs": json.dumps(specs), "outputs": None, "params": None}
 
 
+def signature_from_mlmodel(text: str) -> dict[str, Any] | None:
+    """Our signature of an ``MLmodel`` MLflow's client wrote: its named input columns.
+
+    ``None`` when it has no signature, or a tensor input (no column names to check).
+    """
+    import yaml
+
+    try:
+        document = yaml.safe_load(text) or {}
+        specs = json.loads((document.get("signature") or {}).get("inputs") or "[]")
+    except (yaml.YAMLError, ValueError, AttributeError, TypeError):
+        return None
+    if not isinstance(specs, list) or not specs:
+        return None
+    if not all(isinstance(s, dict) and s.get("name") is not None for s in specs):
+        return None
+    return {"inputs": [{"name": str(s["name"]), "type": str(s.get("type", "string"))}
+                       for s in specs]}  # fmt: skip
+
+
 def _load_pyfunc(data_path: str) -> Any:
     """MLflow's hook: the model file at ``data_path``, verified, as an object with ``predict``."""
     from jupyter_mlops.tracking.flavors import flavor_named

@@ -9,6 +9,7 @@ import json
 import os
 import pickle
 import platform
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -219,12 +220,26 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
 
 
 def read_descriptor(run_id: str, path: str) -> dict[str, Any]:
-    """The ``MLmodel.json`` of a logged model."""
+    """The ``MLmodel.json`` of a logged model.
+
+    A model MLflow's own client logged has MLflow's ``MLmodel`` only: its descriptor is then
+    ``{"flavor": "mlflow", "model_file": "MLmodel", "signature": ...}`` (its named columns).
+    """
+    from jupyter_mlops.tracking.mlflow_pyfunc import signature_from_mlmodel
+
     store = get_store()
     try:
         file = store.artifact_file(run_id, f"{path}/{DESCRIPTOR}")
     except NotFound:
-        raise NotFound(f"Run {run_id} has no model at {path!r} (log one with log_model).") from None
+        try:
+            theirs = store.artifact_file(run_id, f"{path}/{MLFLOW_DESCRIPTOR}")
+        except NotFound:
+            raise NotFound(
+                f"Run {run_id} has no model at {path!r} (log one with log_model)."
+            ) from None
+        with open(theirs, encoding="utf-8") as fh:
+            signature = signature_from_mlmodel(fh.read())
+        return {"flavor": "mlflow", "model_file": MLFLOW_DESCRIPTOR, "signature": signature}
     with open(file, encoding="utf-8") as fh:
         return json.load(fh)
 
@@ -261,6 +276,8 @@ def _run_files(
     uri: str, run_id: str, path: str, name: str, version: int | None, sha256: str | None
 ) -> ModelFiles:
     descriptor = read_descriptor(run_id, path)
+    if descriptor.get("flavor") == "mlflow" and descriptor.get("model_file") == MLFLOW_DESCRIPTOR:
+        return _mlflow_files(uri, run_id, path, name, version, sha256, descriptor)
     model_path = f"{path}/{descriptor.get('model_file', MODEL_FILE)}"
     store = get_store()
     record = store.get_run(run_id).get("artifacts", {}).get(model_path, {})
@@ -270,6 +287,39 @@ def _run_files(
             "(sha256 differs). Nothing was loaded; register the model again."
         )
     file = store.artifact_file(run_id, model_path)
+    return ModelFiles(uri, name, version, file, descriptor, descriptor.get("signature"))
+
+
+def _mlflow_files(
+    uri: str,
+    run_id: str,
+    path: str,
+    name: str,
+    version: int | None,
+    sha256: str | None,
+    descriptor: dict[str, Any],
+) -> ModelFiles:
+    """A model MLflow's client logged: its folder copied out of the store, each file verified.
+
+    The copy (below the temp folder, one per run and path) is what ``mlflow.pyfunc`` loads; the
+    store checks every file against the sha256 it recorded (``artifact_file``), and the
+    ``MLmodel``'s record is checked against the version's, before anything is loaded.
+    """
+    store = get_store()
+    artifacts = store.get_run(run_id).get("artifacts", {})
+    if sha256 and artifacts[f"{path}/{MLFLOW_DESCRIPTOR}"].get("sha256") != sha256:
+        raise IntegrityError(
+            f"The MLmodel of runs:/{run_id}/{path} is not the one that was registered "
+            "(sha256 differs). Nothing was loaded; register the model again."
+        )
+    folder = os.path.join(tempfile.gettempdir(), "jupyter-mlops-mlflow-models", run_id, path)
+    for artifact in (a for a in artifacts if a.startswith(f"{path}/")):
+        target = os.path.join(folder, artifact[len(path) + 1 :])
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        partial = f"{target}.{os.getpid()}.part"
+        shutil.copyfile(store.artifact_file(run_id, artifact), partial)  # verified
+        os.replace(partial, target)  # whole files only, for a loader in another process
+    file = os.path.join(folder, MLFLOW_DESCRIPTOR)
     return ModelFiles(uri, name, version, file, descriptor, descriptor.get("signature"))
 
 
