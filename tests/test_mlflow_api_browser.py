@@ -35,6 +35,10 @@ def test_what_the_mlflow_client_logs_reads_in_the_side_bar_and_run_page(
     model.locator(".jp-mlops-chip", has_text="champion → v1").wait_for()
     model.click()
     models.locator(".jp-mlops-versions tr[data-version='2']").wait_for()
+    recorded = models.locator('[aria-label="Metrics the gate can check"]')
+    accuracy = recorded.locator('[data-metric="accuracy"]')  # the run's metrics, for the gate
+    accuracy.wait_for()
+    assert accuracy.inner_text() == "accuracy 0.97"
     page.screenshot(path=str(artifacts_dir / "sidebar-mlflow-client-light.png"))
 
     rows.filter(has_text="lr-c1").locator(".jp-mlops-run-name").click()
