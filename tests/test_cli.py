@@ -69,3 +69,23 @@ def test_drift_between_two_files(store_dir, tmp_path):
     assert alone.returncode == 2 and "compares two files" in alone.stderr
     broken = cli("drift", "ref.csv", "missing.csv", cwd=tmp_path)
     assert broken.returncode == 2 and "Cannot read missing.csv" in broken.stderr
+
+
+def test_both_servers_refuse_an_address_they_cannot_listen_on_in_one_sentence(store_dir):
+    import socket
+
+    mlops.register_model(LinearRegression().fit([[0], [1]], [0, 1]), "lin")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = str(taken.getsockname()[1])
+        for server in (["server"], ["serve", "models:/lin/1"]):
+            cases = [
+                (["--port", "70000"], "The port must be a number from 1 to 65535, not 70000."),
+                (["--port", busy], f"Port {busy} on 127.0.0.1 is in use by another process"),
+                (["--host", "no.such.host", "--port", "5999"], "Cannot listen on 'no.such.host'"),
+            ]
+            for args, says in cases:
+                done = cli(*server, *args)
+                assert done.returncode == 2 and says in done.stderr, (server, args, done.stderr)
+                assert "Traceback" not in done.stderr

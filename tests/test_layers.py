@@ -19,7 +19,10 @@ import pytest
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "jupyter_mlops")
 
 LAYERS: list[tuple[str, set[str]]] = [
-    ("base", {"errors", "_lazy", "_version", "version", "processes", "jsonable", "entities"}),
+    (
+        "base",
+        {"errors", "_lazy", "_version", "version", "processes", "ports", "jsonable", "entities"},
+    ),
     ("store", {"store"}),
     ("tracking", {"tracking", "contracts"}),
     ("registry", {"registry", "viz"}),
