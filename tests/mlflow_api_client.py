@@ -64,6 +64,10 @@ def lifecycle(experiment: str, model_name: str) -> dict:
     loaded = mlflow.pyfunc.load_model(f"models:/{model_name}@champion")
     predictions = loaded.predict(X.head(4)).tolist()
     again = mlflow.register_model(f"runs:/{run.info.run_id}/model", model_name)
+    # the client appends "tag.`mlflow.prompt.is_prompt` != 'true'" to these searches
+    registered = [m.name for m in client.search_registered_models()]
+    liked = [m.name for m in client.search_registered_models(f"name LIKE '{model_name[:3]}%'")]
+    versions = [v.version for v in client.search_model_versions(f"name = '{model_name}'")]
     with tempfile.TemporaryDirectory() as tmp:
         text = open(mlflow.artifacts.download_artifacts(  # noqa: SIM115
             run_id=run.info.run_id, artifact_path="notes/readme.txt", dst_path=tmp
@@ -89,6 +93,9 @@ def lifecycle(experiment: str, model_name: str) -> dict:
         "artifact_uri": got.info.artifact_uri,
         "version": version.version,
         "again": again.version,
+        "registered": registered,
+        "liked": liked,
+        "versions": versions,
         "alias_version": by_alias.version,
         "predictions": predictions,
         "text": text,

@@ -3,7 +3,8 @@
 ``name = 'x'``, ``name != 'x'``, ``name LIKE 'x%'``, ``name ILIKE '%x%'``, ``tags.k = 'v'`` (and
 for versions ``run_id = '...'``, ``source_path``...), joined by ``AND``: what MLflow's
 ``SearchExperimentsUtils``/``SearchModelUtils`` accept for these entities. Anything else is one
-``INVALID_PARAMETER_VALUE`` saying what is taken.
+``INVALID_PARAMETER_VALUE`` saying what is taken. A negative comparison on a tag (``!=``,
+``NOT LIKE``) holds for an entity without the tag, as in MLflow's stores.
 """
 
 from __future__ import annotations
@@ -81,10 +82,13 @@ def _condition(part: str, text: str, what: str, fields: tuple[str, ...]) -> Pred
             f"searchable are {', '.join(fields)} and tags.<key>.",
         )
     compare = _compare(op, value)
+    # A missing tag is not equal to anything: MLflow's client lists registered models with
+    # "tag.`mlflow.prompt.is_prompt` != 'true'" appended, and expects the untagged ones back.
+    missing_holds = tag is not None and op in ("!=", "<>", "NOT LIKE", "NOT ILIKE")
 
     def holds(doc: dict[str, Any]) -> bool:
         found = (doc.get("tags") or {}).get(tag) if tag is not None else doc.get(field)
-        return found is not None and compare(str(found))
+        return missing_holds if found is None else compare(str(found))
 
     return holds
 
