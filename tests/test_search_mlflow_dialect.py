@@ -124,6 +124,13 @@ def test_mlflow_run_name_tag_reads_the_run_name():
     assert keeps("tags.`mlflow.runName` = 'x'", {**RUN, "tags": {"mlflow.runName": "x"}})
 
 
+def test_mlflow_parent_run_id_tag_reads_the_parent():
+    """How MLflow users find a run's children: ``tags.mlflow.parentRunId = '<id>'``."""
+    child = {**RUN, "parent_run_id": "9d1e"}
+    assert keeps("tags.mlflow.parentRunId = '9d1e'", child)
+    assert not keeps("tags.mlflow.parentRunId = '9d1e'")  # a top-level run
+
+
 def test_mlflow_run_name_tag_finds_embedded_runs(store):
     with mlops.start_run(experiment="dialect", name="named") as run:
         pass

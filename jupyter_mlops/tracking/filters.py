@@ -69,7 +69,11 @@ _ALIASES = {
     "run name": "run_name",
 }
 # MLflow's system tags the embedded store does not write: read from the attribute they mirror.
-_SYSTEM_TAGS = {"mlflow.runName": "run_name", "mlflow.user": "user"}
+_SYSTEM_TAGS = {
+    "mlflow.runName": "run_name",
+    "mlflow.user": "user",
+    "mlflow.parentRunId": "parent_run_id",
+}
 _DATASET_KEYS = ("name", "digest", "context")
 
 
