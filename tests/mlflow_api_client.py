@@ -64,6 +64,9 @@ def lifecycle(experiment: str, model_name: str) -> dict:
     loaded = mlflow.pyfunc.load_model(f"models:/{model_name}@champion")
     predictions = loaded.predict(X.head(4)).tolist()
     again = mlflow.register_model(f"runs:/{run.info.run_id}/model", model_name)
+    client.update_registered_model(model_name, description="scores card fraud")
+    client.set_registered_model_tag(model_name, "team", "fraud")
+    described = client.get_registered_model(model_name)
     # the client appends "tag.`mlflow.prompt.is_prompt` != 'true'" to these searches
     registered = [m.name for m in client.search_registered_models()]
     liked = [m.name for m in client.search_registered_models(f"name LIKE '{model_name[:3]}%'")]
@@ -94,6 +97,8 @@ def lifecycle(experiment: str, model_name: str) -> dict:
         "version": version.version,
         "again": again.version,
         "registered": registered,
+        "model_description": described.description,
+        "model_tags": described.tags,
         "liked": liked,
         "versions": versions,
         "alias_version": by_alias.version,

@@ -99,6 +99,8 @@ def test_runs_params_metrics_and_search_read_as_in_mlflow(lifecycle):
 def test_models_are_logged_registered_aliased_and_loaded(lifecycle):
     assert (lifecycle["version"], lifecycle["again"], lifecycle["alias_version"]) == ("1", "2", "1")
     assert lifecycle["registered"] == lifecycle["liked"] == ["fraud-lr"]
+    assert lifecycle["model_description"] == "scores card fraud"
+    assert lifecycle["model_tags"] == {"team": "fraud"}
     assert sorted(lifecycle["versions"]) == ["1", "2"]
     assert lifecycle["predictions"] == [0, 0, 0, 0]  # iris' first rows are setosa
     assert lifecycle["text"] == "hello from mlflow"

@@ -138,6 +138,12 @@ def test_an_archived_version_holds_no_alias_and_edits_need_the_version(store, un
         store.update_model_version(name, 4, description="x")
     with pytest.raises(NotFound, match="No registered model"):
         store.add_validation(f"none-{unique}", 1, {})
+    store.update_registered_model(name, description="scores churn", tags={"team": "a"})
+    store.update_registered_model(name, tags={"tier": "gold"})  # added beside the first
+    model = store.get_registered_model(name)
+    assert (model.description, model.tags) == ("scores churn", {"team": "a", "tier": "gold"})
+    with pytest.raises(NotFound, match="No registered model"):
+        store.update_registered_model(f"none-{unique}", description="x")
 
 
 def test_deployments_are_recorded_updated_and_follow_versions(store, unique):

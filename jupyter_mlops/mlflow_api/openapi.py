@@ -54,6 +54,8 @@ FIELDS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "runs/outputs"): {**_RUN, "models": _OBJECTS},
     ("POST", "registered-models/create"): {"name": STR, "description": STR, "tags": _KV},
     ("GET", "registered-models/get"): {"name": STR},
+    ("PATCH", "registered-models/update"): {"name": STR, "description": STR},
+    ("POST", "registered-models/set-tag"): {"name": STR, "key": STR, "value": STR},
     ("GET", "registered-models/search"): {"filter": STR, **_PAGE},
     ("POST", "registered-models/search"): {"filter": STR, "order_by": _STRINGS, **_PAGE},
     ("POST", "registered-models/get-latest-versions"): {"name": STR, "stages": _STRINGS},

@@ -116,6 +116,26 @@ def get_registered_model(request: Request) -> dict[str, Any]:
     return {"registered_model": model_json(_model(request.text("name")))}
 
 
+@route("PATCH", f"{V2}/registered-models/update")
+def update_registered_model(request: Request) -> dict[str, Any]:
+    """``PATCH registered-models/update``: its description."""
+    name = _model(request.text("name")).name
+    description = request.get("description")
+    if description is not None:
+        store().update_registered_model(name, description=str(description))
+    return {"registered_model": model_json(_model(name))}
+
+
+@route("POST", f"{V2}/registered-models/set-tag")
+def set_registered_model_tag(request: Request) -> dict[str, Any]:
+    """``POST registered-models/set-tag``."""
+    name = _model(request.text("name")).name
+    key = request.text("key", limit=250)
+    value = request.text("value", required=False, limit=100_000)
+    store().update_registered_model(name, tags={key: value})
+    return {}
+
+
 @route("GET", f"{V2}/registered-models/search")
 @route("POST", f"{V2}/registered-models/search")
 def search_registered_models(request: Request) -> dict[str, Any]:

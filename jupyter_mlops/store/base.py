@@ -180,6 +180,12 @@ class Store(abc.ABC):
         """Set a version's description, add or overwrite its tags; ``NotFound`` when unknown."""
 
     @abc.abstractmethod
+    def update_registered_model(
+        self, name: str, description: str | None = None, tags: dict[str, str] | None = None
+    ) -> None:
+        """Set a model's description, add or overwrite its tags; ``NotFound`` when unknown."""
+
+    @abc.abstractmethod
     def archive_model_version(self, name: str, version: int) -> None:
         """Mark a version ARCHIVED; ``Conflict`` while it holds an alias."""
 

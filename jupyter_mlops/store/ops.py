@@ -13,6 +13,7 @@ functions), so a user meets the same words on every backend.
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -152,6 +153,22 @@ class TransactionalOps:
             _version(txn, name, version)
             if fields:
                 txn.merge(reg.VERSIONS, reg.version_key(name, version), fields)
+
+        self.transact(body)
+
+    def update_registered_model(
+        self, name: str, description: str | None = None, tags: dict[str, str] | None = None
+    ) -> None:
+        fields: dict[str, Any] = {"last_updated": int(time.time() * 1000)}
+        if description is not None:
+            fields["description"] = description
+        if tags:
+            fields["tags"] = dict(tags)
+
+        def body(txn: StoreView) -> None:
+            if txn.get(reg.MODELS, name) is None:
+                raise missing_model(name)
+            txn.merge(reg.MODELS, name, fields)
 
         self.transact(body)
 

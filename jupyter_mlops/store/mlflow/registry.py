@@ -44,6 +44,7 @@ from jupyter_mlops.store.ops import (
     held_aliases,
     kept_reports,
     missing_alias,
+    missing_model,
     missing_version,
     new_move_id,
     wrong_number,
@@ -184,6 +185,17 @@ class Registry(Streams):
             self._call("update version", c.update_model_version, name, number, description)
         for key, value in (tags or {}).items():
             self._call("tag version", c.set_model_version_tag, name, number, key, value)
+
+    def update_registered_model(
+        self, name: str, description: str | None = None, tags: dict[str, str] | None = None
+    ) -> None:
+        if self._model(name) is None:
+            raise missing_model(name)
+        c = self.client
+        if description is not None:
+            self._call("update model", c.update_registered_model, name, description)
+        for key, value in (tags or {}).items():
+            self._call("tag model", c.set_registered_model_tag, name, key, value)
 
     def _set_extra(self, found: ModelVersionDoc) -> None:
         self._call(
