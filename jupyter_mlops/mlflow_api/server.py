@@ -108,6 +108,7 @@ class StandaloneHandler(tornado.web.RequestHandler):
         self.pools = pools
         self._chunks: list[bytes] = []
         self._upload: Any = None
+        self._serving = False
 
     def check_xsrf_cookie(self) -> None:  # an API for programs: no cookies, no forms
         return None
@@ -145,13 +146,15 @@ class StandaloneHandler(tornado.web.RequestHandler):
         if self._upload is not None:
             self._upload.close()
             body_file = self._upload.name
+        self._serving = True  # the upload is the route's until it answers
         try:
             await answer(self, path, self.pools.__getitem__, b"".join(self._chunks), body_file)
         finally:
             self._discard()
 
     def on_connection_close(self) -> None:
-        self._discard()
+        if not self._serving:  # a body cut off half way; else _serve removes it when done
+            self._discard()
 
     def _discard(self) -> None:
         if self._upload is not None:
