@@ -419,6 +419,14 @@ def test_limits_paths_and_tokens_are_refused_with_what_to_do(our_server):
             ),
             "stay inside",
         ),
+        (
+            post(
+                url,
+                "model-versions/create",
+                {"name": "escape", "source": f"runs:/{run_id}/model/../../../etc"},
+            ),
+            "stay inside",
+        ),  # fmt: skip
     ]
     for (status, reply), says in cases:
         assert 400 <= status < 500 and says in reply["message"], reply

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_mlops.entities.registry import ModelVersionDoc, RegisteredModelDoc
+from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.mlflow_api import logged_models
 from jupyter_mlops.mlflow_api.api import (
     ApiError,
@@ -26,6 +27,7 @@ from jupyter_mlops.mlflow_api.api import (
 from jupyter_mlops.mlflow_api.artifacts import locate
 from jupyter_mlops.mlflow_api.tracking import V2, get_run_doc, now_ms, store
 from jupyter_mlops.registry.registry import lineage_of
+from jupyter_mlops.store.formats import clean_artifact_path
 from jupyter_mlops.tracking.models import read_descriptor
 
 ALIAS_REASON = "set through the MLflow API"
@@ -201,7 +203,11 @@ def _files_of(source: str, model_id: Any) -> tuple[str, str, str]:
     if source.startswith("runs:/"):
         run_id, _, folder = source[len("runs:/") :].partition("/")
         get_run_doc(run_id)
-        return run_id, folder.strip("/") or "model", str(model_id or "")
+        try:
+            folder = clean_artifact_path(folder.strip("/") or "model")
+        except InvalidInput as e:
+            raise ApiError("INVALID_PARAMETER_VALUE", f"Cannot register {source!r}: {e}") from None
+        return run_id, folder, str(model_id or "")
     if source.startswith("mlflow-artifacts:/"):
         run_id, folder = locate(source[len("mlflow-artifacts:/") :])
         return run_id, folder or "model", str(model_id or "")
