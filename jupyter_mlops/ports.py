@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import errno
 import socket
-from collections.abc import Callable
-from typing import TypeVar
+from typing import Any
 
 from jupyter_mlops.errors import Conflict, InvalidInput
 
-T = TypeVar("T")
 
-
-def listening(start: Callable[[], T], host: str, port: int) -> T:
-    """``start()`` — a server's listen call on ``host:port`` — with its errors said plainly."""
+def listening(app: Any, host: str, port: int, **options: Any) -> Any:
+    """``app.listen(port, address=host, **options)`` of a tornado app, its errors said plainly."""
     if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
         raise InvalidInput(f"The port must be a number from 1 to 65535, not {port!r}.")
     try:
-        return start()
+        return app.listen(port, address=host, **options)
     except socket.gaierror:
         raise InvalidInput(
             f"Cannot listen on {host!r}: no such address here (use 127.0.0.1, 0.0.0.0 or an "

@@ -199,18 +199,14 @@ async def _run(host: str, port: int) -> None:
     from jupyter_mlops.ports import listening
     from jupyter_mlops.store import get_tracking_uri
 
-    app = make_app()
     server = listening(
-        lambda: app.listen(
-            port,
-            address=host,
-            max_body_size=MAX_ARTIFACT_BYTES,
-            max_header_size=MAX_HEADER_BYTES,
-            idle_connection_timeout=IDLE_TIMEOUT_S,
-            body_timeout=BODY_TIMEOUT_S,
-        ),
+        make_app(),
         host,
         port,
+        max_body_size=MAX_ARTIFACT_BYTES,
+        max_header_size=MAX_HEADER_BYTES,
+        idle_connection_timeout=IDLE_TIMEOUT_S,
+        body_timeout=BODY_TIMEOUT_S,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

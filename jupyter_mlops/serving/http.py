@@ -374,16 +374,13 @@ async def _run(service: ModelService, host: str, port: int) -> None:
     from jupyter_mlops.ports import listening
 
     server = listening(
-        lambda: app.listen(
-            port,
-            address=host,
-            max_body_size=HARD_BODY_BYTES,
-            max_header_size=MAX_HEADER_BYTES,
-            idle_connection_timeout=IDLE_TIMEOUT_S,
-            body_timeout=BODY_TIMEOUT_S,
-        ),
+        app,
         host,
         port,
+        max_body_size=HARD_BODY_BYTES,
+        max_header_size=MAX_HEADER_BYTES,
+        idle_connection_timeout=IDLE_TIMEOUT_S,
+        body_timeout=BODY_TIMEOUT_S,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

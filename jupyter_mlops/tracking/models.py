@@ -276,7 +276,7 @@ def _run_files(
     uri: str, run_id: str, path: str, name: str, version: int | None, sha256: str | None
 ) -> ModelFiles:
     descriptor = read_descriptor(run_id, path)
-    if descriptor.get("flavor") == "mlflow" and descriptor.get("model_file") == MLFLOW_DESCRIPTOR:
+    if descriptor.get("flavor") == "mlflow":  # read_descriptor's answer for MLflow's MLmodel
         return _mlflow_files(uri, run_id, path, name, version, sha256, descriptor)
     model_path = f"{path}/{descriptor.get('model_file', MODEL_FILE)}"
     store = get_store()
